@@ -1,0 +1,75 @@
+"""The ``newswire`` command: run a service, the whole stack, or the pipeline in one process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from collections.abc import Sequence
+
+from shared.logging import configure_logging
+from shared.settings import Settings
+
+CONSUMERS = ("tagger", "dedup", "pusher")
+
+
+def _run_consumer(name: str, settings: Settings) -> int:
+    # Imported by name: each service process loads only its own code (the tagger's is large).
+    service = importlib.import_module(f"services.{name}.service")
+    asyncio.run(service.create_app(settings).run())
+    return 0
+
+
+def _run_intake(settings: Settings) -> int:
+    import uvicorn
+
+    from services.intake.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,  # our structlog handler on the root logger formats uvicorn's lines
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newswire", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="run Redis (embedded if needed) and the four services")
+    up.add_argument("--demo", action="store_true", help="feed the bundled sample wire through once")
+    commands.add_parser("intake", help="run the HTTP intake service")
+    for name in CONSUMERS:
+        commands.add_parser(name, help=f"run the {name} service")
+    process = commands.add_parser(
+        "process", help="run the stage functions in this process, one JSON line per input item"
+    )
+    process.add_argument("paths", nargs="*", default=["-"], help="files, or - for JSONL on stdin")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    service = args.command
+    configure_logging(service, level=settings.log_level, log_format=settings.log_format)
+    if service == "up":
+        from services.up import run_stack
+
+        return run_stack(settings, demo=args.demo)
+    if service == "process":
+        from services.process import run_process
+
+        return run_process(args.paths, settings, sys.stdin.buffer, sys.stdout)
+    if service == "intake":
+        return _run_intake(settings)
+    return _run_consumer(service, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

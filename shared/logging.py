@@ -1,0 +1,103 @@
+"""structlog, configured once per process: JSON lines off a terminal, console on one.
+
+Every line carries ``timestamp``, ``level``, ``service`` and ``event``; lines about an article carry
+``article_id`` (bound with contextvars by the stage plumbing). Lines from the standard library's
+loggers (FastStream, uvicorn) go through the same processors, so the stream is uniform.
+Logs go to stderr: stdout belongs to commands' output (``newswire process``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, TextIO
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from shared.settings import LogFormat
+
+# Keys that must never reach a log line, whatever a caller binds.
+REDACTED_KEYS = frozenset({"api_key", "secret", "password", "authorization", "body", "html", "text"})
+
+
+def _add_service(service: str) -> Processor:
+    def add_service(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    return add_service
+
+
+def _redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    for key in REDACTED_KEYS.intersection(event_dict):
+        event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def _drop_stdlib_noise(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    # stdlib records carry these as LogRecord extras; they repeat what the line already says.
+    for key in ("color_message", "_record", "_from_structlog"):
+        event_dict.pop(key, None)
+    return event_dict
+
+
+def use_json(log_format: LogFormat, stream: TextIO) -> bool:
+    if log_format == "auto":
+        return not stream.isatty()
+    return log_format == "json"
+
+
+def configure_logging(
+    service: str,
+    *,
+    level: str = "INFO",
+    log_format: LogFormat = "auto",
+    stream: TextIO | None = None,
+) -> None:
+    """Set up structlog and the stdlib root logger for this process. Call once, at start-up."""
+    out = stream if stream is not None else sys.stderr
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        _add_service(service),
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
+        _redact,
+    ]
+    renderer: Processor
+    if use_json(log_format, out):
+        renderer = structlog.processors.JSONRenderer()
+        shared.append(structlog.processors.format_exc_info)
+    else:
+        renderer = structlog.dev.ConsoleRenderer()
+
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _drop_stdlib_noise,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # uvicorn installs its own handlers; make its loggers use ours.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        named = logging.getLogger(name)
+        named.handlers.clear()
+        named.propagate = True
+
+
+def get_logger(**initial: Any) -> structlog.stdlib.BoundLogger:
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(**initial)
+    return logger
