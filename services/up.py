@@ -216,7 +216,8 @@ def run_stack(settings: Settings, *, demo: bool) -> int:
             log.error("redis.not_found", help=str(error))
             return 2
         redis_url = redis.url
-        log.info("redis.started", url=redis_url, binary=str(redis.binary), data_dir=str(redis.data_dir))
+        pid = redis.process.pid if redis.process else None
+        log.info("redis.started", url=redis_url, pid=pid, binary=str(redis.binary), data_dir=str(redis.data_dir))
     try:
         asyncio.run(_run(settings, redis_url, demo))
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -96,8 +96,3 @@ def configure_logging(
         named = logging.getLogger(name)
         named.handlers.clear()
         named.propagate = True
-
-
-def get_logger(**initial: Any) -> structlog.stdlib.BoundLogger:
-    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(**initial)
-    return logger

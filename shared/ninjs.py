@@ -116,7 +116,7 @@ def to_ninjs(article: Article, tags: Tags | None = None, verdict: Verdict | None
             "schema": ("http://www.iptc.org/std/ninjs/ninjs-schema_3.1.json"),
         },
         "type": "text",
-        "representationType": "complete",
+        "representationType": "full",
         "version": str(article.version),
         "firstCreated": _iso(article.received_at),
         "versionCreated": _iso(article.received_at),

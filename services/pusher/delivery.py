@@ -45,7 +45,7 @@ if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 local n = tonumber(ARGV[3])
 local at = 4
 for i = 2, #KEYS do
-  local args = {KEYS[i], 'MINID', '~', ARGV[2], '*'}
+  local args = {KEYS[i], 'MINID', ARGV[2], '*'}
   for j = 0, 2 * n - 1 do args[#args + 1] = ARGV[at + j] end
   at = at + 2 * n
   redis.call('XADD', unpack(args))

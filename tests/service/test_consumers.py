@@ -1,0 +1,124 @@
+"""Each consumer service as one app in memory (TestRedisBroker, in-memory stores)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from faststream.redis import TestRedisBroker
+
+from services.dedup import service as dedup_service
+from services.dedup.index import InMemoryExactIndex
+from services.pusher import service as pusher_service
+from services.pusher.delivery import InMemorySubscriberStreams
+from shared.deadletter import InMemoryDeadLetters
+from shared.messages import (
+    ARTICLES_DUPLICATES,
+    ARTICLES_TAGGED,
+    ARTICLES_UNIQUE,
+    ArticleDeduplicated,
+    ArticleTagged,
+)
+from shared.settings import Settings
+from shared.stage import ARTICLE_ID_HEADER
+from shared.status import InMemoryStatusStore
+from tests import factories
+
+pytestmark = pytest.mark.service
+
+# Never connected to: TestRedisBroker replaces the transport, the stores are in memory.
+SETTINGS = Settings(redis_url="redis://127.0.0.1:1/0", delivery_cap=2)
+
+
+def _parts() -> dict[str, Any]:
+    return {"status": InMemoryStatusStore(), "dead_letters": InMemoryDeadLetters()}
+
+
+def _tagged(article_id: str, **overrides: object) -> ArticleTagged:
+    return ArticleTagged(article=factories.article(article_id, **overrides), tags=factories.tags())
+
+
+async def test_dedup_sends_the_first_copy_on_and_the_second_to_audit() -> None:
+    """Two copies of one text: the first goes to articles.unique, the second to articles.duplicates."""
+    parts = _parts()
+    app = dedup_service.create_app(SETTINGS, index=InMemoryExactIndex(), **parts)
+    seen: dict[str, list[ArticleDeduplicated]] = {ARTICLES_UNIQUE: [], ARTICLES_DUPLICATES: []}
+
+    @app.broker.subscriber(stream=ARTICLES_UNIQUE)
+    async def unique(event: ArticleDeduplicated) -> None:
+        seen[ARTICLES_UNIQUE].append(event)
+
+    @app.broker.subscriber(stream=ARTICLES_DUPLICATES)
+    async def duplicates(event: ArticleDeduplicated) -> None:
+        seen[ARTICLES_DUPLICATES].append(event)
+
+    async with TestRedisBroker(app.broker) as broker:
+        for article_id in ("first", "second"):
+            await broker.publish(
+                _tagged(article_id, source=f"outlet {article_id}"),
+                stream=ARTICLES_TAGGED,
+                headers={ARTICLE_ID_HEADER: article_id},
+            )
+    assert [e.article.id for e in seen[ARTICLES_UNIQUE]] == ["first"]
+    assert [(e.article.id, e.verdict.duplicate_of) for e in seen[ARTICLES_DUPLICATES]] == [("second", "first")]
+    second = await parts["status"].get("second")
+    assert second.status == "duplicate" and second.fields["story_id"] == "first"
+
+
+async def test_pusher_delivers_each_article_once_to_all_and_its_topics() -> None:
+    """A unique article lands on topic:all and each of its topics; a redelivered message adds nothing."""
+    streams = InMemorySubscriberStreams()
+    parts = _parts()
+    app = pusher_service.create_app(SETTINGS, streams=streams, **parts)
+    judged = ArticleDeduplicated(
+        article=factories.article("a1"), tags=factories.tags(), verdict=factories.verdict(story_id="a1")
+    )
+    async with TestRedisBroker(app.broker) as broker:
+        for _ in range(2):
+            await broker.publish(judged, stream=ARTICLES_UNIQUE, headers={ARTICLE_ID_HEADER: "a1"})
+    assert {name: [e["id"] for e in entries] for name, entries in streams.streams.items()} == {
+        "newswire:topic:all": ["a1"],
+        "newswire:topic:politics": ["a1"],
+        "newswire:topic:place:KZ": ["a1"],
+    }
+    delivered = await parts["status"].get("a1")
+    assert delivered.status == "delivered"
+
+
+async def test_undecodable_message_is_dead_lettered_at_once() -> None:
+    """A payload that is not the stage's event cannot succeed on retry: it is dead-lettered with why."""
+    parts = _parts()
+    app = dedup_service.create_app(SETTINGS, index=InMemoryExactIndex(), **parts)
+    async with TestRedisBroker(app.broker) as broker:
+        await broker.publish({"not": "an event"}, stream=ARTICLES_TAGGED, headers={ARTICLE_ID_HEADER: "bad"})
+    (letter,) = parts["dead_letters"].letters
+    assert letter.stage == "dedup" and letter.article_id == "bad"
+    assert letter.error.startswith("undecodable")
+    assert (await parts["status"].get("bad")).status == "dead_lettered"
+
+
+class ExplodingIndex:
+    async def claim(self, content_key: str, article_id: str) -> str:
+        raise RuntimeError("index exploded")
+
+
+async def test_failure_at_the_delivery_cap_is_dead_lettered_with_its_error() -> None:
+    """With a cap of 1, a handler error dead-letters the message with the error text."""
+    parts = _parts()
+    settings = SETTINGS.model_copy(update={"delivery_cap": 1})
+    app = dedup_service.create_app(settings, index=ExplodingIndex(), **parts)
+    async with TestRedisBroker(app.broker) as broker:
+        await broker.publish(_tagged("boom"), stream=ARTICLES_TAGGED, headers={ARTICLE_ID_HEADER: "boom"})
+    (letter,) = parts["dead_letters"].letters
+    assert "index exploded" in letter.error
+    assert letter.deliveries == 1
+
+
+async def test_failure_below_the_cap_leaves_the_message_for_a_retry() -> None:
+    """Below the cap a failure is not dead-lettered: the entry stays pending for the claimer."""
+    parts = _parts()
+    app = dedup_service.create_app(SETTINGS, index=ExplodingIndex(), **parts)
+    async with TestRedisBroker(app.broker) as broker:
+        await broker.publish(_tagged("boom"), stream=ARTICLES_TAGGED, headers={ARTICLE_ID_HEADER: "boom"})
+    assert parts["dead_letters"].letters == []
+    assert await parts["status"].get("boom") is None
