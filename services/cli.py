@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -34,6 +35,10 @@ def _run_intake(settings: Settings) -> int:
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to whatever
+    # handler was there before; make that a no-op so a clean shutdown exits 0, not -15.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)
     uvicorn.Server(config).run()
     return 0
 

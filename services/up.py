@@ -16,7 +16,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 from pathlib import Path
 
 import structlog
@@ -33,6 +35,7 @@ READY_TIMEOUT_S = 90.0
 FINAL_STATUSES = {"delivered", "duplicate", "dead_lettered"}
 
 log = structlog.stdlib.get_logger("newswire.up")
+T = TypeVar("T")
 
 
 @dataclass
@@ -195,9 +198,9 @@ async def _run(settings: Settings, redis_url: str, demo: bool) -> None:
         await asyncio.gather(*(child.stop() for child in reversed(children)))
 
 
-async def _first_of(work: object, stopping: asyncio.Event) -> object:
+async def _first_of(work: Coroutine[Any, Any, T], stopping: asyncio.Event) -> T | None:
     """Run ``work`` unless the stack starts stopping first."""
-    task = asyncio.ensure_future(work)  # type: ignore[arg-type]  # any awaitable
+    task = asyncio.ensure_future(work)
     stop = asyncio.create_task(stopping.wait())
     done, _ = await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
     for pending in (task, stop):

@@ -44,10 +44,12 @@ class RedisDeadLetters:
         self._client = client
 
     async def put(self, letter: DeadLetter) -> None:
-        fields = {key: str(value) for key, value in asdict(letter).items() if key != "payload"}
+        fields: dict[str | bytes, str | bytes] = {
+            key: value if isinstance(value, bytes) else str(value) for key, value in asdict(letter).items()
+        }
         await self._client.xadd(
             dead_letter_stream(letter.stage),
-            {**fields, "payload": letter.payload},
+            fields,  # type: ignore[arg-type]  # redis-py's stubs want an invariant dict of its own union
             maxlen=DEAD_LETTER_MAXLEN,
             approximate=True,
         )

@@ -91,8 +91,11 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # uvicorn installs its own handlers; make its loggers use ours.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    # uvicorn and FastStream give their loggers handlers of their own (FastStream at import time,
+    # so import it first); route those loggers through ours instead.
+    import faststream  # noqa: F401, PLC0415
+
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream"):
         named = logging.getLogger(name)
         named.handlers.clear()
         named.propagate = True

@@ -38,7 +38,7 @@ from shared.status import RedisStatusStore, StatusStore, StatusUpdate
 
 EventT = TypeVar("EventT", bound=BaseModel)
 ARTICLE_ID_HEADER = "article_id"
-FASTSTREAM_LOGGER = "faststream"
+FASTSTREAM_LOGGER = "newswire.faststream"  # not "faststream": FastStream gives that one its own handler
 
 log = structlog.stdlib.get_logger("newswire.stage")
 
@@ -104,17 +104,20 @@ class Stage(Generic[EventT]):
         self.handler = handler
         settings = runtime.settings
         service = runtime.service
-        common = {
-            "group": service,
-            "max_records": settings.read_batch,
-            "polling_interval": settings.poll_interval_ms,
-        }
-        reader = StreamSub(input_stream, consumer=runtime.consumer, **common)  # type: ignore[arg-type]
+        reader = StreamSub(
+            input_stream,
+            group=service,
+            consumer=runtime.consumer,
+            max_records=settings.read_batch,
+            polling_interval=settings.poll_interval_ms,
+        )
         claimer = StreamSub(
             input_stream,
+            group=service,
             consumer=f"{runtime.consumer}-claimer",
             min_idle_time=settings.claim_idle_ms,
-            **common,  # type: ignore[arg-type]
+            max_records=settings.read_batch,
+            polling_interval=settings.poll_interval_ms,
         )
         broker = runtime.broker
 

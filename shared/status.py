@@ -126,6 +126,10 @@ return 1
 """
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class RedisStatusStore:
     """Article records as Redis hashes that expire after ``ttl_seconds``."""
 
@@ -136,12 +140,12 @@ class RedisStatusStore:
 
     async def record(self, update: StatusUpdate) -> None:
         pairs = [item for pair in _flatten(update).items() for item in pair]
-        args = [update.rank, self._ttl_ms, update.status, repr(time.time()), *pairs]
+        args: list[str | int] = [update.rank, self._ttl_ms, update.status, repr(time.time()), *pairs]
         await self._record(keys=[article_key(update.article_id)], args=args)
 
     async def get(self, article_id: str) -> ArticleStatus | None:
         raw = await self._client.hgetall(article_key(article_id))
         if not raw:
             return None
-        decoded = {key.decode(): value.decode() for key, value in raw.items()}
+        decoded = {_text(key): _text(value) for key, value in raw.items()}
         return _status_from(article_id, decoded)

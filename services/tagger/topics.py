@@ -1,0 +1,301 @@
+"""IPTC Media Topics for an article, by weighted keyword rules in German and English.
+
+The vocabulary is IPTC's (vendored, CC BY 4.0); the rules are ours (``data/topic_keywords.json``) plus
+the German and English IPTC names of every concept, each counted for its level-2 ancestor. An article's
+level-2 scores add up to its top-level scores; the strongest top-level topics become its subjects.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import ahocorasick
+
+from shared.messages import Subject
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+IPTC_FILE = DATA_DIR / "iptc_mediatopics_2025-03-31.json"
+RULES_FILE = DATA_DIR / "topic_keywords.json"
+URI_PREFIX = "http://cv.iptc.org/newscodes/mediatopic/"
+
+# Followable slugs of the 17 top-level Media Topics. Stable: subscribers' streams are named after them.
+TOP_LEVEL_SLUGS: dict[str, str] = {
+    "medtop:01000000": "arts-culture-media",
+    "medtop:02000000": "crime-law-justice",
+    "medtop:03000000": "disaster-accident",
+    "medtop:04000000": "economy-business-finance",
+    "medtop:05000000": "education",
+    "medtop:06000000": "environment",
+    "medtop:07000000": "health",
+    "medtop:08000000": "human-interest",
+    "medtop:09000000": "labour",
+    "medtop:10000000": "lifestyle-leisure",
+    "medtop:11000000": "politics",
+    "medtop:12000000": "religion",
+    "medtop:13000000": "science-technology",
+    "medtop:14000000": "society",
+    "medtop:15000000": "sport",
+    "medtop:16000000": "conflict-war-peace",
+    "medtop:17000000": "weather",
+}
+
+# Endings a plain pattern may carry (plural, genitive, adjective endings in German and English).
+INFLECTIONS = frozenset({"", "s", "es", "e", "en", "n", "er", "ern", "em"})
+HEADLINE_WEIGHT = 2.0
+# One word repeated all over an article says less than many different words: cap its count.
+MAX_COUNT_PER_PATTERN = 3
+# A top-level topic is kept when it reaches this score and this share of the best one.
+MIN_TOP_SCORE = 2.0
+MIN_TOP_SHARE = 0.2
+MAX_TOP_LEVEL = 3
+MIN_SECOND_SCORE = 1.5
+MIN_SECOND_SHARE = 0.4
+MAX_SECOND_LEVEL_PER_TOP = 2
+# IPTC names that are too generic (or too ambiguous as words) to count as evidence.
+IPTC_NAME_STOPLIST = frozenset({
+    "sonstiges", "other", "general", "allgemein", "bob", "pool", "polo", "golf", "dart", "darts",
+    "spiele", "games", "medien", "media", "kunst", "art", "events", "veranstaltung", "gesellschaft",
+    "society", "people", "personen", "politik", "politics", "film", "music", "musik", "sport",
+})  # fmt: skip
+
+_WORD_TAIL = re.compile(r"\w*")
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One active IPTC Media Topic."""
+
+    qcode: str
+    level: int
+    parent: str | None
+    name_en: str
+    name_de: str | None
+    definition_en: str
+
+    @property
+    def uri(self) -> str:
+        return URI_PREFIX + self.qcode.removeprefix("medtop:")
+
+
+class IptcVocabulary:
+    """The active IPTC Media Topics (2025-03-31 release) with their hierarchy."""
+
+    def __init__(self, path: Path = IPTC_FILE) -> None:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        self.concepts: dict[str, Concept] = {
+            item["qcode"]: Concept(
+                qcode=item["qcode"],
+                level=item["level"],
+                parent=item["parent"],
+                name_en=item["en"],
+                name_de=item["de"],
+                definition_en=item["en_def"] or "",
+            )
+            for item in raw["concepts"]
+        }
+
+    def ancestor_at(self, qcode: str, level: int) -> str:
+        """The concept's ancestor at ``level`` (itself when it is at that level or above)."""
+        concept = self.concepts[qcode]
+        while concept.level > level and concept.parent is not None:
+            concept = self.concepts[concept.parent]
+        return concept.qcode
+
+    def top_level(self) -> list[Concept]:
+        return [c for c in self.concepts.values() if c.level == 1]
+
+
+@cache
+def vocabulary() -> IptcVocabulary:
+    """The vendored IPTC vocabulary, loaded once per process."""
+    return IptcVocabulary()
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    length: int
+    prefix_ok: bool  # may continue into a longer word ("wahl*")
+    suffix_ok: bool  # may end a longer word ("*wahl")
+    target: str  # qcode the evidence counts for (level 1 or 2)
+    weight: float
+    language: str | None  # None: any language
+    key: str  # the pattern as written, for counting repeats
+
+
+def _parse_pattern(raw: str, target: str) -> tuple[str, _Pattern]:
+    text, _, weight = raw.partition("|")
+    language: str | None = None
+    if text[:3] in ("de:", "en:"):
+        language, text = text[:2], text[3:]
+    suffix_ok = text.startswith("*")
+    prefix_ok = text.endswith("*")
+    core = text.strip("*")
+    pattern = _Pattern(
+        length=len(core),
+        prefix_ok=prefix_ok,
+        suffix_ok=suffix_ok,
+        target=target,
+        weight=float(weight) if weight else 1.0,
+        language=language,
+        key=raw,
+    )
+    return core, pattern
+
+
+def _iptc_name_patterns(vocab: IptcVocabulary) -> list[tuple[str, str]]:
+    """(pattern, target) pairs from the German and English names of concepts at level 2 and below."""
+    pairs: list[tuple[str, str]] = []
+    for concept in vocab.concepts.values():
+        if concept.level < 2:
+            continue
+        target = vocab.ancestor_at(concept.qcode, 2)
+        for language, name in (("en", concept.name_en), ("de", concept.name_de)):
+            if not name:
+                continue
+            cleaned = re.sub(r"\([^)]*\)", " ", name.lower())
+            for part in re.split(r",|/| und | and | oder | or ", cleaned):
+                part = " ".join(part.split())
+                if len(part) >= 4 and part not in IPTC_NAME_STOPLIST:
+                    pairs.append((f"{language}:{part}", target))
+    return pairs
+
+
+class TopicRules:
+    """Keyword rules compiled into one Aho-Corasick automaton over lower-cased text."""
+
+    def __init__(self, vocab: IptcVocabulary, rules_path: Path = RULES_FILE) -> None:
+        rules = json.loads(rules_path.read_text(encoding="utf-8"))
+        pairs = [
+            (pattern, target)
+            for target, patterns in rules.items()
+            if not target.startswith("_")
+            for pattern in patterns
+        ]
+        pairs += _iptc_name_patterns(vocab)
+        by_core: dict[str, list[_Pattern]] = defaultdict(list)
+        for raw, target in pairs:
+            if target not in vocab.concepts:
+                raise ValueError(f"topic rule for unknown concept {target}")
+            core, pattern = _parse_pattern(raw, target)
+            if core:
+                by_core[core].append(pattern)
+        self._automaton = ahocorasick.Automaton()
+        for core, patterns in by_core.items():
+            self._automaton.add_word(core, tuple(patterns))
+        self._automaton.make_automaton()
+
+    def scores(self, text: str, language: str, weight: float = 1.0) -> dict[str, float]:
+        """Evidence per target concept found in ``text``.
+
+        A word counts once per target however many patterns match it, and a word repeated all
+        over the text counts at most ``MAX_COUNT_PER_PATTERN`` times.
+        """
+        low = text.lower()
+        # (target, word end) -> (word, weight): the strongest pattern that matched that word.
+        hits: dict[tuple[str, int], tuple[str, float]] = {}
+        for end, patterns in self._automaton.iter(low):
+            tail_match = _WORD_TAIL.match(low, end + 1)
+            tail = tail_match.group() if tail_match else ""
+            word_end = end + 1 + len(tail)
+            for pattern in patterns:
+                if pattern.language is not None and pattern.language != language:
+                    continue
+                start = end - pattern.length + 1
+                if not pattern.suffix_ok and start > 0 and low[start - 1].isalnum():
+                    continue
+                if not pattern.prefix_ok and tail not in INFLECTIONS:
+                    continue
+                key = (pattern.target, word_end)
+                previous = hits.get(key)
+                if previous is None or previous[1] < pattern.weight:
+                    hits[key] = (low[start:word_end], pattern.weight)
+        repeats: dict[tuple[str, str], int] = defaultdict(int)
+        result: dict[str, float] = defaultdict(float)
+        for (target, _), (word, pattern_weight) in hits.items():
+            repeats[(target, word)] += 1
+            if repeats[(target, word)] <= MAX_COUNT_PER_PATTERN:
+                result[target] += weight * pattern_weight
+        return result
+
+
+def _confidence(score: float, total: float) -> float:
+    """How sure we are of one topic: its share of all evidence, damped when evidence is thin."""
+    if total <= 0:
+        return 0.0
+    amount = 1.0 - math.exp(-score / 4.0)
+    return round(min(1.0, score / total) * 0.5 + amount * 0.5, 3)
+
+
+class TopicClassifier:
+    """Assigns IPTC subjects (top level and level 2) to an article."""
+
+    def __init__(self) -> None:
+        self.vocab = vocabulary()
+        self.rules = TopicRules(self.vocab)
+
+    def level_scores(self, headline: str, body_text: str, language: str) -> dict[str, float]:
+        """Evidence per level-1/level-2 concept, headline counted double."""
+        scores: dict[str, float] = defaultdict(float)
+        for text, weight in ((headline, HEADLINE_WEIGHT), (body_text, 1.0)):
+            for qcode, value in self.rules.scores(text, language, weight).items():
+                scores[qcode] += value
+        return scores
+
+    def classify(self, headline: str, body_text: str, language: str) -> tuple[Subject, ...]:
+        """The article's subjects, strongest first: top levels, each followed by its level-2 topics."""
+        scores = self.level_scores(headline, body_text, language)
+        top: dict[str, float] = defaultdict(float)
+        second: dict[str, float] = {}
+        for qcode, value in scores.items():
+            top[self.vocab.ancestor_at(qcode, 1)] += value
+            if self.vocab.concepts[qcode].level == 2:
+                second[qcode] = value
+        if not top:
+            return ()
+        ranked = sorted(top.items(), key=lambda item: (-item[1], item[0]))
+        best = ranked[0][1]
+        total = sum(top.values())
+        subjects: list[Subject] = []
+        for qcode, value in ranked[:MAX_TOP_LEVEL]:
+            if value < MIN_TOP_SCORE or value < MIN_TOP_SHARE * best:
+                break
+            subjects.append(self._subject(qcode, value, best, total))
+            children = sorted(
+                ((c, v) for c, v in second.items() if self.vocab.concepts[c].parent == qcode),
+                key=lambda item: (-item[1], item[0]),
+            )
+            if not children:
+                continue
+            best_child = children[0][1]
+            for child, child_value in children[:MAX_SECOND_LEVEL_PER_TOP]:
+                if child_value < MIN_SECOND_SCORE or child_value < MIN_SECOND_SHARE * best_child:
+                    break
+                subjects.append(self._subject(child, child_value, best, total))
+        return tuple(subjects)
+
+    def _subject(self, qcode: str, value: float, best: float, total: float) -> Subject:
+        concept = self.vocab.concepts[qcode]
+        return Subject(
+            code=qcode,
+            uri=concept.uri,
+            name=concept.name_en,
+            slug=TOP_LEVEL_SLUGS.get(qcode),
+            level=concept.level,
+            relevance=max(1, min(100, round(100 * value / best))),
+            confidence=_confidence(value, total),
+        )
+
+
+def topic_slug_catalogue() -> list[tuple[str, str]]:
+    """(slug, description) of every followable top-level topic."""
+    vocab = vocabulary()
+    return [
+        (slug, f"IPTC {qcode} {vocab.concepts[qcode].name_en}: {vocab.concepts[qcode].definition_en}")
+        for qcode, slug in sorted(TOP_LEVEL_SLUGS.items(), key=lambda item: item[1])
+    ]

@@ -1,0 +1,100 @@
+"""Entity mentions and their canonical ids, the same across languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.tagger.entities import EntityRecognizer
+from services.tagger.gazetteer import gazetteer
+from services.tagger.ner import bio_spans, shape, tokenize
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> EntityRecognizer:
+    return EntityRecognizer()
+
+
+@pytest.mark.parametrize("name", ["Kasachstan", "Kazakhstan", "Kazajistán", "Казахстан"])
+def test_country_names_in_any_language_link_to_one_id(name: str) -> None:
+    """A country written in German, English, Spanish or Russian links to its ISO 3166 id."""
+    known = gazetteer().link(name, "LOC")
+    assert known is not None
+    assert known.id == "iso3166:KZ"
+    assert known.slug == "place:KZ"
+
+
+def test_genitive_mention_keeps_its_ending_and_id(recognizer: EntityRecognizer) -> None:
+    """ "Kasachstans" is one mention of Kazakhstan, the whole word as written."""
+    text = "Die Werte Kasachstans seien nah an denen Russlands."
+    entities = recognizer.entities(text, "body")
+    by_text = {e.text: e for e in entities}
+    assert by_text["Kasachstans"].id == "iso3166:KZ"
+    assert by_text["Russlands"].id == "iso3166:RU"
+
+
+def test_name_inside_hyphenated_compound_is_found(recognizer: EntityRecognizer) -> None:
+    """An abbreviation heading a compound ("OVKS-Mitglied") is a mention of the organisation."""
+    text = "Kasachstan ist OVKS-Mitglied."
+    ovks = [e for e in recognizer.entities(text, "body") if e.text == "OVKS"]
+    assert len(ovks) == 1
+    assert (ovks[0].type, ovks[0].id, ovks[0].start) == ("ORG", "org:csto", 15)
+
+
+def test_person_aliases_share_one_id() -> None:
+    """German and English spellings of a person link to the same knowledge-base id."""
+    german = gazetteer().link("Kassym-Schomart Tokajew", "PER")
+    english = gazetteer().link("Kassym-Jomart Tokayev", "PER")
+    assert german is not None and english is not None
+    assert german.id == english.id == "person:kassym-jomart-tokayev"
+
+
+def test_city_found_by_the_model_links_to_geonames(recognizer: EntityRecognizer) -> None:
+    """A capital the gazetteer does not spot on sight is recognised and linked to GeoNames."""
+    text = "Aufnahmen zeigten die Landung in der kasachischen Hauptstadt Astana."
+    astana = [e for e in recognizer.entities(text, "body") if e.text == "Astana"]
+    assert len(astana) == 1
+    assert astana[0].type == "LOC"
+    assert astana[0].id == "geonames:1526273"
+
+
+def test_offsets_point_at_the_text(recognizer: EntityRecognizer) -> None:
+    """Every entity's offsets cut exactly its text out of the field, in order, without overlaps."""
+    text = (
+        "Der russische Präsident Wladimir Putin traf in Astana den kasachischen Präsidenten "
+        "Kassym-Schomart Tokajew. Rosatom will in Kasachstan bauen."
+    )
+    entities = recognizer.entities(text, "body")
+    assert entities
+    previous_end = 0
+    for entity in entities:
+        assert text[entity.start : entity.end] == entity.text
+        assert entity.start >= previous_end
+        previous_end = entity.end
+
+
+def test_unknown_words_get_no_id(recognizer: EntityRecognizer) -> None:
+    """A mention the gazetteer does not know keeps id None rather than a wrong guess."""
+    assert gazetteer().link("Xyzzyville", "LOC") is None
+
+
+def test_tokenizer_keeps_compounds_and_splits_punctuation() -> None:
+    """Hyphenated compounds stay one token; punctuation is its own token."""
+    text = "Kasachstan ist OVKS-Mitglied, sagte er."
+    assert [text[s:e] for s, e in tokenize(text)] == [
+        "Kasachstan", "ist", "OVKS-Mitglied", ",", "sagte", "er", ".",
+    ]  # fmt: skip
+
+
+def test_bio_spans_read_chunks() -> None:
+    """BIO labels become (first, end, type) chunks; a stray I- starts a chunk."""
+    labels = ["B-PER", "I-PER", "O", "I-LOC", "B-ORG", "B-ORG", "I-ORG"]
+    assert bio_spans(labels) == [(0, 2, "PER"), (3, 4, "LOC"), (4, 5, "ORG"), (5, 7, "ORG")]
+
+
+def test_shape_collapses_character_classes() -> None:
+    """Word shapes collapse runs of the same character class."""
+    assert shape("Putin") == "Xx"
+    assert shape("OVKS-Mitglied") == "X-Xx"
+    assert shape("2026") == "d"
