@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit lint format eval bench clean
+.PHONY: install run test test-unit lint format eval bench clean reset
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "newswire needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
@@ -41,3 +41,6 @@ eval: $(STAMP) ## quality against ../shared/data (when present); writes EVAL.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+reset: ## forget what `make run` stored (the embedded Redis's data under .newswire/)
+	rm -rf .newswire

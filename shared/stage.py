@@ -13,6 +13,8 @@ A crash anywhere in between yields a retry, never a loss; stages are idempotent.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -33,11 +35,15 @@ from redis.exceptions import ResponseError
 
 from shared.deadletter import DeadLetter, DeadLetterSink, RedisDeadLetters
 from shared.health import HeartbeatReporter
+from shared.messages import dead_letter_stream
+from shared.metrics import StageMetrics, metrics_port, received_at_of
 from shared.settings import Settings
 from shared.status import RedisStatusStore, StatusStore, StatusUpdate
+from shared.streams import AUDIT_STREAMS, StreamInspector, safe_trim_id
 
 EventT = TypeVar("EventT", bound=BaseModel)
 ARTICLE_ID_HEADER = "article_id"
+RELEASED_CONSUMER = "released"  # owns entries a stopping replica handed back, until a claimer takes them
 FASTSTREAM_LOGGER = "newswire.faststream"  # not "faststream": FastStream gives that one its own handler
 
 log = structlog.stdlib.get_logger("newswire.stage")
@@ -85,6 +91,7 @@ def make_broker(settings: Settings) -> RedisBroker:
         settings.resolved_redis_url,
         logger=logging.getLogger(FASTSTREAM_LOGGER),
         log_level=logging.DEBUG,
+        graceful_timeout=settings.shutdown_grace_s,  # on stop, wait this long for handlers in flight
     )
 
 
@@ -137,7 +144,13 @@ class Stage(Generic[EventT]):
         }
 
     async def process(self, msg: RedisStreamMessage, *, claimed: bool) -> None:
-        structlog.contextvars.clear_contextvars()
+        try:
+            await self._process(msg, claimed=claimed)
+        finally:
+            # The subscriber's task lives on: later lines (fetch errors) must not name this article.
+            structlog.contextvars.clear_contextvars()
+
+    async def _process(self, msg: RedisStreamMessage, *, claimed: bool) -> None:
         entry_ids = msg.raw_message.get("message_ids") or ()
         entry_id = entry_ids[0].decode() if entry_ids else msg.message_id  # in-memory tests have none
         article_id = str(msg.headers.get(ARTICLE_ID_HEADER, "")) or "unknown"
@@ -172,6 +185,7 @@ class Stage(Generic[EventT]):
             if deliveries >= cap:
                 await self.dead_letter(msg, entry_id, article_id, deliveries, _describe(error))
             else:
+                self.runtime.metrics.message_failed("retry")
                 log.warning(
                     "message.failed",
                     deliveries=deliveries,
@@ -181,11 +195,13 @@ class Stage(Generic[EventT]):
                 )
             return
         await msg.ack()
+        duration = time.perf_counter() - started
+        self.runtime.metrics.message_processed(result.outcome, duration, received_at_of(event))
         log.info(
             "message.processed",
             outcome=result.outcome,
             deliveries=deliveries,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            duration_ms=round(duration * 1000, 2),
             **result.log,
         )
 
@@ -209,10 +225,16 @@ class Stage(Generic[EventT]):
         )
         await self.runtime.dead_letters.put(letter)
         if article_id != "unknown":
-            await self.runtime.status.record(
-                StatusUpdate.dead_lettered(article_id, self.runtime.service, error)
-            )
+            try:
+                await self.runtime.status.record(
+                    StatusUpdate.dead_lettered(article_id, self.runtime.service, error)
+                )
+            except Exception as status_error:
+                # The letter is kept; a status that cannot be written (the very fault that
+                # poisoned the message, say) must not keep it pending and letter it again.
+                log.warning("status.unrecorded", error=_describe(status_error))
         await msg.ack()
+        self.runtime.metrics.message_failed("dead_lettered")
         log.error("message.dead_lettered", deliveries=deliveries, error=error)
 
 
@@ -242,6 +264,9 @@ class ConsumerRuntime:
         self.dead_letters = dead_letters or RedisDeadLetters(self.redis)
         self.stages: list[Stage[Any]] = []
         self._publishers: dict[str, StreamPublisher] = {}
+        self.metrics = StageMetrics(service)
+        self.inspector = StreamInspector(self.redis)
+        self._housekeeping: asyncio.Task[None] | None = None
         self.heartbeat = HeartbeatReporter(
             self.redis, service, self.consumer, self.subscribers_running,
             settings.heartbeat_interval_s,
@@ -276,14 +301,96 @@ class ConsumerRuntime:
         for stage in self.stages:
             await ensure_group(self.redis, stage.input_stream, self.service)
 
+    async def refresh_stats(self) -> None:
+        """Stream length, group lag and pending of the streams this service reads, as gauges."""
+        self.metrics.streams_observed(await self.inspector.many(stage.input_stream for stage in self.stages))
+        self.metrics.dead_letters.labels(self.service).set(
+            await self.redis.xlen(dead_letter_stream(self.service))
+        )
+
+    def trimmed_streams(self) -> list[str]:
+        """The streams this service trims: those it reads (its group exists), and audit outputs."""
+        inputs = [stage.input_stream for stage in self.stages]
+        return inputs + [stream for stream in self._publishers if stream in AUDIT_STREAMS]
+
+    async def trim_streams(self) -> int:
+        """Trim by MINID what every group is done with and is older than the retention window."""
+        retention_ms = int(self.settings.stage_retention_hours * 3_600_000)
+        floor = f"{int(time.time() * 1000) - retention_ms}-0"
+        total = 0
+        for stream in self.trimmed_streams():
+            min_id = safe_trim_id(await self.inspector.stats(stream), age_floor_id=floor)
+            if min_id is None:
+                continue
+            deleted = await self.inspector.trim(stream, min_id)
+            if deleted:
+                self.metrics.trimmed.labels(stream).inc(deleted)
+                log.info("stream.trimmed", stream=stream, entries=deleted, min_id=min_id)
+                total += deleted
+        return total
+
+    async def _housekeep(self) -> None:
+        next_trim = time.monotonic()
+        while True:
+            try:
+                await self.refresh_stats()
+                if time.monotonic() >= next_trim:
+                    next_trim = time.monotonic() + self.settings.trim_interval_s
+                    await self.trim_streams()
+            except Exception as error:  # a Redis outage: report it, try again next round
+                log.warning("housekeeping.failed", error=_describe(error))
+            await asyncio.sleep(self.settings.stats_interval_s)
+
+    async def release_held(self) -> int:
+        """Hand the entries this process still holds to the group, claimable at once.
+
+        Called after the broker stopped: whatever a handler did not finish (the rest of a read
+        batch, a handler cut off by the grace period) would otherwise wait ``claim_idle_ms``
+        under a consumer name that never comes back. Then the names are removed from the group.
+        """
+        released = 0
+        for stage in self.stages:
+            stream, group = stage.input_stream, self.service
+            for consumer in (self.consumer, f"{self.consumer}-claimer"):
+                held = await self.redis.xpending_range(
+                    stream, group, min="-", max="+", count=10_000, consumername=consumer
+                )
+                ids: list[int | bytes | str | memoryview[int]] = [entry["message_id"] for entry in held]
+                if ids:
+                    await self.redis.xclaim(
+                        stream, group, RELEASED_CONSUMER, min_idle_time=0, message_ids=ids,
+                        idle=self.settings.claim_idle_ms, justid=True,
+                    )  # fmt: skip
+                    released += len(ids)
+                    log.info("messages.released", stream=stream, consumer=consumer, entries=len(ids))
+                await self.redis.xgroup_delconsumer(stream, group, consumer)
+        return released
+
     async def _started(self) -> None:
         self.heartbeat.start()
+        self._housekeeping = asyncio.get_running_loop().create_task(self._housekeep(), name="housekeeping")
+        port = metrics_port(self.service, self.settings.metrics_port)
+        if port is not None:
+            try:
+                served = self.metrics.serve(self.settings.http_host, port)
+                log.info("metrics.serving", port=served)
+            except OSError as error:
+                log.warning("metrics.unavailable", port=port, error=str(error))
         log.info("service.started", consumer=self.consumer)
 
     async def _stopping(self) -> None:
         await self.heartbeat.stop()
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
 
     async def _stopped(self) -> None:
+        try:
+            await self.release_held()
+        except Exception as error:  # Redis unreachable: the claimers take them after claim_idle_ms
+            log.warning("messages.unreleased", error=_describe(error))
+        self.metrics.close()
         await self.redis.aclose()
         log.info("service.stopped", consumer=self.consumer)
 

@@ -33,7 +33,7 @@ import lxml.etree
 import lxml.html
 import trafilatura
 
-from services.intake.charset import decode_html
+from services.intake.charset import UndecodableTextError, decode_html
 from services.intake.scraped import UnreadablePageError, is_ui_junk
 
 __all__ = [
@@ -189,8 +189,7 @@ def extract_html(
 
     Raises ``UnreadablePageError`` when the page has no main text.
     """
-    text = decode_html(html) if isinstance(html, bytes) else html
-    tree = _parse(text)
+    tree = _parse(_decoded(html))
     declared = _declared_metadata(tree)
     cleaned = _without_non_content(tree, rules)
     # Headings count once hidden UI is gone: a navigation landmark may carry an <h1> of its own.
@@ -221,6 +220,15 @@ def extract_html(
 
 # --------------------------------------------------------------------------------------------
 # Parsing
+
+
+def _decoded(html: str | bytes) -> str:
+    if not isinstance(html, bytes):
+        return html
+    try:
+        return decode_html(html)
+    except UndecodableTextError as error:
+        raise UnreadablePageError(f"no main text: {error}") from error
 
 
 def _parse(text: str) -> lxml.html.HtmlElement:
@@ -302,14 +310,18 @@ def _declared_metadata(tree: lxml.html.HtmlElement) -> _Declared:
         ),
         language=_language(tree, article, meta),
         descriptions=_unique_texts(
-            article.get("description"), meta.get("og:description"), meta.get("description"),
+            article.get("description"),
+            meta.get("og:description"),
+            meta.get("description"),
             meta.get("twitter:description"),
         ),
         url=_first_text(
-            _canonical_link(tree), meta.get("og:url"), article.get("url"),
+            _canonical_link(tree),
+            meta.get("og:url"),
+            article.get("url"),
             article.get("mainEntityOfPage"),
         ),
-        article_body=_first_text(article.get("articleBody")),
+        article_body=_article_body(article.get("articleBody")),
     )
     if declared.url is not None and not declared.url.startswith(("http://", "https://")):
         declared.url = None
@@ -361,6 +373,11 @@ def _json_ld_items(data: Any) -> Iterator[dict[str, Any]]:
         graph = data.get("@graph")
         if graph is not None:
             yield from _json_ld_items(graph)
+
+
+def _article_body(value: Any) -> str | None:
+    """The JSON-LD articleBody with its line breaks (they separate paragraphs), entities resolved."""
+    return html_lib.unescape(value) if isinstance(value, str) and value.strip() else None
 
 
 def _json_ld_people(value: Any) -> tuple[str, ...]:
@@ -493,10 +510,7 @@ def _visible_text_size(element: lxml.html.HtmlElement) -> int:
 
 
 def _visible_texts(element: lxml.html.HtmlElement) -> list[str]:
-    return [
-        str(text)
-        for text in element.xpath(".//text()[not(ancestor::script) and not(ancestor::style)]")
-    ]
+    return [str(text) for text in element.xpath(".//text()[not(ancestor::script) and not(ancestor::style)]")]
 
 
 def _is_hidden_ui(element: lxml.html.HtmlElement) -> bool:
@@ -523,9 +537,7 @@ def _is_named_ui_container(element: lxml.html.HtmlElement) -> bool:
 # Main text
 
 
-def _main_paragraphs(
-    tree: lxml.html.HtmlElement, url: str | None, rules: ExtractionRules
-) -> list[str]:
+def _main_paragraphs(tree: lxml.html.HtmlElement, url: str | None, rules: ExtractionRules) -> list[str]:
     """Paragraphs of the main text as trafilatura finds it, minus page furniture it kept."""
     xml = trafilatura.extract(
         copy.deepcopy(tree),  # trafilatura prunes the tree it is given
@@ -613,11 +625,7 @@ def _without_headline_repeat(paragraphs: list[str], titles: list[str]) -> list[s
     """Without the short opening lines that repeat a declared title (kicker, title or both)."""
     title_words = [_words(title) for title in titles]
     head = paragraphs[:_HEADLINE_REPEAT_WINDOW]
-    kept = [
-        paragraph
-        for paragraph in head
-        if not _repeats_a_title(paragraph, title_words)
-    ]
+    kept = [paragraph for paragraph in head if not _repeats_a_title(paragraph, title_words)]
     return kept + paragraphs[_HEADLINE_REPEAT_WINDOW:]
 
 
@@ -625,18 +633,14 @@ def _repeats_a_title(paragraph: str, title_words: list[set[str]]) -> bool:
     words = _words(paragraph)
     if not words or len(paragraph.split()) > _HEADLINE_PART_MAX_WORDS:
         return False
-    return any(
-        len(words & title) >= _HEADLINE_REPEAT_MIN_SHARE * len(words) for title in title_words
-    )
+    return any(len(words & title) >= _HEADLINE_REPEAT_MIN_SHARE * len(words) for title in title_words)
 
 
 def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.casefold()))
 
 
-def _with_lead(
-    paragraphs: list[str], tree: lxml.html.HtmlElement, descriptions: list[str]
-) -> list[str]:
+def _with_lead(paragraphs: list[str], tree: lxml.html.HtmlElement, descriptions: list[str]) -> list[str]:
     """Put back the lead paragraph when the page shows its declared description and the
     extraction lost it."""
     if not paragraphs:
