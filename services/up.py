@@ -18,8 +18,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 from pathlib import Path
+from typing import Any, TypeVar
 
 import structlog
 
@@ -53,7 +53,7 @@ class Child:
             stderr=asyncio.subprocess.STDOUT,
             env=self.env,
             start_new_session=True,  # Ctrl-C reaches only the supervisor, which stops us in order
-            preexec_fn=die_with_parent,  # noqa: PLW1509 (no threads run user code before exec here)
+            preexec_fn=die_with_parent,  # safe: no other thread runs user code before exec
         )  # fmt: skip
         self.pump = asyncio.create_task(self._prefix_output(), name=f"pump-{self.name}")
         log.info("child.started", child=self.name, pid=self.process.pid)
@@ -91,7 +91,9 @@ def _child_env(settings: Settings, redis_url: str) -> dict[str, str]:
     return env
 
 
-def _http_json(method: str, url: str, body: bytes | None = None, media: str | None = None) -> tuple[int, dict]:
+def _http_json(
+    method: str, url: str, body: bytes | None = None, media: str | None = None
+) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(url, data=body, method=method)  # noqa: S310 (our own loopback URL)
     if media:
         request.add_header("Content-Type", media)
@@ -120,13 +122,13 @@ async def _wait_ready(base: str, children: list[Child]) -> bool:
 async def feed_samples(base: str, samples: Path) -> None:
     """POST every sample once, then report where each one ended up."""
     submitted: list[tuple[str, str]] = []
-    for path in sorted(samples.iterdir()):
+    files = await asyncio.to_thread(lambda: sorted(samples.iterdir()))
+    for path in files:
         media = MEDIA_TYPES.get(path.suffix)
         if media is None:
             continue
-        status, answer = await asyncio.to_thread(
-            _http_json, "POST", f"{base}/v1/articles", path.read_bytes(), media
-        )
+        body = await asyncio.to_thread(path.read_bytes)
+        status, answer = await asyncio.to_thread(_http_json, "POST", f"{base}/v1/articles", body, media)
         if status == 202:
             submitted.append((path.name, answer["id"]))
         log.info("demo.submitted", sample=path.name, http_status=status, article_id=answer.get("id"))
@@ -220,7 +222,8 @@ def run_stack(settings: Settings, *, demo: bool) -> int:
             return 2
         redis_url = redis.url
         pid = redis.process.pid if redis.process else None
-        log.info("redis.started", url=redis_url, pid=pid, binary=str(redis.binary), data_dir=str(redis.data_dir))
+        log.info("redis.started", url=redis_url, pid=pid,
+                 binary=str(redis.binary), data_dir=str(redis.data_dir))  # fmt: skip
     try:
         asyncio.run(_run(settings, redis_url, demo))
     finally:

@@ -101,7 +101,7 @@ class EmbeddedRedis:
             self.command(),
             stdout=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=die_with_parent,  # noqa: PLW1509 (nothing else runs in the child before exec)
+            preexec_fn=die_with_parent,  # safe: nothing else runs in the child before exec
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -93,7 +93,7 @@ def configure_logging(
     root.setLevel(level.upper())
     # uvicorn and FastStream give their loggers handlers of their own (FastStream at import time,
     # so import it first); route those loggers through ours instead.
-    import faststream  # noqa: F401, PLC0415
+    import faststream  # noqa: F401 (imported for its side effect: it creates its logger)
 
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream"):
         named = logging.getLogger(name)

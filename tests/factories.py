@@ -53,5 +53,7 @@ def tags(**overrides: object) -> Tags:
     return Tags.model_validate(values)
 
 
-def verdict(status: str = "unique", story_id: str = "01TESTARTICLE", duplicate_of: str | None = None) -> Verdict:
+def verdict(
+    status: str = "unique", story_id: str = "01TESTARTICLE", duplicate_of: str | None = None
+) -> Verdict:
     return Verdict.model_validate({"status": status, "story_id": story_id, "duplicate_of": duplicate_of})

@@ -47,7 +47,7 @@ async def test_delivery_happens_once_per_article(redis_client: aioredis.Redis) -
     assert await streams.deliver_once("a1", entries) is False
     assert await redis_client.xlen("newswire:topic:all") == 1
     assert await redis_client.xlen("newswire:topic:x") == 1
-    (_, fields), = await redis_client.xrange("newswire:topic:x")
+    ((_, fields),) = await redis_client.xrange("newswire:topic:x")
     assert fields == {b"id": b"a1", b"event": b"e", b"topic": b"x", b"article": b"{}"}
 
 
@@ -56,7 +56,9 @@ async def test_subscriber_streams_are_trimmed_by_age_not_count(redis_client: aio
     await redis_client.xadd("newswire:topic:all", {"id": "old"}, id="1-0")
     streams = RedisSubscriberStreams(redis_client, retention_seconds=3600, marker_seconds=3600)
     for n in range(3):
-        entry = StreamEntry("newswire:topic:all", {"id": f"n{n}", "event": "e", "topic": "all", "article": "{}"})
+        entry = StreamEntry(
+            "newswire:topic:all", {"id": f"n{n}", "event": "e", "topic": "all", "article": "{}"}
+        )
         await streams.deliver_once(f"n{n}", [entry])
     ids = [fields[b"id"] for _, fields in await redis_client.xrange("newswire:topic:all")]
     assert ids == [b"n0", b"n1", b"n2"]

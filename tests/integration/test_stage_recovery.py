@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 import redis.asyncio as aioredis
-
 from faststream.redis import RedisBroker
 
 from services.dedup import service as dedup_service
@@ -55,8 +54,8 @@ def _url(client: aioredis.Redis) -> str:
     return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
 
 
-async def _wait(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait(predicate: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if await predicate():
             return
@@ -91,7 +90,7 @@ async def test_poison_message_is_dead_lettered_after_the_cap_and_others_flow(
         await _publish_raw(redis_client, "before", "A good article before")
         await _publish_raw(redis_client, "poison", "An article that makes the stage raise")
         await _publish_raw(redis_client, "after", "A good article after")
-        await _wait(lambda: _xlen(redis_client, dead_letter_stream("dedup"), 1), timeout=15)
+        await _wait(lambda: _xlen(redis_client, dead_letter_stream("dedup"), 1), within=15)
     finally:
         await app.stop()
     assert await redis_client.xlen(ARTICLES_UNIQUE) == 2

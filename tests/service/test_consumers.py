@@ -60,7 +60,9 @@ async def test_dedup_sends_the_first_copy_on_and_the_second_to_audit() -> None:
                 headers={ARTICLE_ID_HEADER: article_id},
             )
     assert [e.article.id for e in seen[ARTICLES_UNIQUE]] == ["first"]
-    assert [(e.article.id, e.verdict.duplicate_of) for e in seen[ARTICLES_DUPLICATES]] == [("second", "first")]
+    assert [(e.article.id, e.verdict.duplicate_of) for e in seen[ARTICLES_DUPLICATES]] == [
+        ("second", "first")
+    ]
     second = await parts["status"].get("second")
     assert second.status == "duplicate" and second.fields["story_id"] == "first"
 

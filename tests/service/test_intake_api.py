@@ -79,7 +79,9 @@ async def test_malformed_json_is_a_400_problem_and_nothing_is_published(
     assert sink.events == []
 
 
-async def test_invalid_item_says_what_is_wrong_and_where(client: httpx.AsyncClient, sink: InMemorySink) -> None:
+async def test_invalid_item_says_what_is_wrong_and_where(
+    client: httpx.AsyncClient, sink: InMemorySink
+) -> None:
     """A wrongly typed field answers 422 with a JSON Pointer to it."""
     item = _structured() | {"published_at": "not a date"}
     response = await client.post("/v1/articles", json=item)

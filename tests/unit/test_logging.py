@@ -54,7 +54,7 @@ def test_stdlib_lines_go_through_the_same_processors(captured: io.StringIO) -> N
 
 def test_bodies_and_secrets_are_redacted(captured: io.StringIO) -> None:
     """Keys that would carry article bodies or secrets never reach the line in clear."""
-    structlog.stdlib.get_logger("t").info("oops", body="Der volle Text", api_key="k-123", secret="whsec_x")
+    structlog.stdlib.get_logger("t").info("oops", body="Der volle Text", api_key="k-123", secret="whsec_x")  # noqa: S106 (a planted canary)
     (line,) = _lines(captured)
     assert "Der volle Text" not in captured.getvalue()
     assert line["api_key"] == line["secret"] == line["body"] == "[redacted]"
