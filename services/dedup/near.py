@@ -1,0 +1,337 @@
+"""Near-duplicate matching: the decision rule, the index contract and an in-memory index.
+
+An index answers one question atomically: "is this article a copy of one already indexed? If not,
+remember it". Only *unique* articles are indexed, so every copy of a story points at the first
+copy seen (the earliest matching article), and copies never pile up in the index.
+
+Candidates come from the fingerprint's anchors (its smallest shingle hashes); each candidate is
+then judged on its stored sketch: a copy if the estimated Jaccard similarity or the containment
+(share of the shorter text found in the other one) reaches a threshold. Containment is what
+accepts a copy cut to half its length; the thresholds come from ``evaluation/dedup.py``.
+
+Learnt boilerplate: a ``SentenceFrequency`` counts, per outlet, in how many of its articles each
+sentence occurs. A sentence one outlet has already printed in several other articles (its teaser
+block, a legal notice, a standard footer) is template, not story: ``NearDuplicateDetector`` leaves
+it out of the fingerprint. Counting per outlet keeps a wire story, which each outlet prints once,
+from ever looking like template, however many outlets carry it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from services.dedup.fingerprint import (
+    DEFAULT_BOILERPLATE,
+    BoilerplateFilter,
+    Fingerprint,
+    containment_from_jaccard,
+    estimate_jaccard,
+    fingerprint_prepared,
+    prepare,
+    teaser_boilerplate,
+)
+from shared.messages import Article
+
+DEFAULT_WINDOW_SECONDS = 72 * 3600
+# Anchors shared by more indexed articles than this are common phrases or boilerplate: the bucket
+# stops growing (it keeps its earliest members), so one hot phrase cannot make checks slow.
+MAX_BUCKET = 8
+# Candidates judged per check, earliest first: bounds a check's time when anchors are common.
+MAX_CANDIDATES = 48
+# An outlet's sentence seen in this many of its earlier articles is template.
+MIN_SOURCE_ARTICLES = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """When a candidate counts as the same story."""
+
+    min_jaccard: float = 0.3
+    min_containment: float = 0.5
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The indexed article a checked article duplicates."""
+
+    article_id: str
+    kind: Literal["exact", "near"]
+    jaccard: float
+    containment: float
+
+
+def similarity(sketch: bytes, size: int, other_sketch: bytes, other_size: int) -> tuple[float, float]:
+    """(estimated Jaccard, estimated containment) of two sketched shingle sets."""
+    if size <= 0 or other_size <= 0:
+        return 0.0, 0.0
+    jaccard = estimate_jaccard(sketch, other_sketch)
+    return jaccard, containment_from_jaccard(jaccard, size, other_size)
+
+
+def is_same_story(jaccard: float, containment: float, thresholds: Thresholds) -> bool:
+    """The decision rule: similar enough overall, or the shorter text mostly inside the other."""
+    return jaccard >= thresholds.min_jaccard or containment >= thresholds.min_containment
+
+
+class NearDuplicateIndex(Protocol):
+    """A shared index of unique articles within a time window."""
+
+    async def check_and_insert(
+        self, article_id: str, fp: Fingerprint, *, now: float | None = None
+    ) -> Match | None:
+        """Atomically: the earliest indexed article ``fp`` duplicates, else index it and say None.
+
+        Checking an article id that is already indexed returns None again (a redelivery of a
+        unique article stays unique); a duplicate is never indexed, so its redelivery gets the
+        same match as long as that article is within the window.
+        """
+        ...
+
+    async def check_and_insert_many(
+        self, items: Sequence[tuple[str, Fingerprint]], *, now: float | None = None
+    ) -> list[Match | None]:
+        """``check_and_insert`` for each item in order (each one atomic), in one round trip."""
+        ...
+
+
+class SentenceFrequency(Protocol):
+    """Per-outlet counts of the articles each sentence occurs in, within a time window."""
+
+    async def observe(
+        self, source: str, keys: Collection[int], *, now: float | None = None
+    ) -> frozenset[int]:
+        """The ``keys`` seen in at least ``MIN_SOURCE_ARTICLES`` earlier articles of ``source``;
+        then counts this article's keys."""
+        ...
+
+    async def observe_many(
+        self, items: Sequence[tuple[str, Collection[int]]], *, now: float | None = None
+    ) -> list[frozenset[int]]:
+        """``observe`` for each (source, keys) in order, in one round trip."""
+        ...
+
+
+@dataclass(slots=True)
+class _Entry:
+    seq: int
+    article_id: str
+    content_hash: str
+    sketch: bytes
+    size: int
+    anchors: tuple[int, ...]
+    inserted_at: float
+
+
+class InMemoryNearIndex:
+    """The index in one process's memory (``newswire process``, tests, evaluation).
+
+    Entries leave after ``window_seconds``. Methods never await inside, so on one event loop each
+    check-and-insert is atomic.
+    """
+
+    def __init__(
+        self,
+        window_seconds: float = DEFAULT_WINDOW_SECONDS,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        max_bucket: int = MAX_BUCKET,
+    ) -> None:
+        self.window_seconds = window_seconds
+        self.thresholds = thresholds
+        self.max_bucket = max_bucket
+        self._next_seq = 0
+        self._entries: dict[int, _Entry] = {}
+        self._by_id: dict[str, int] = {}
+        self._by_hash: dict[str, int] = {}
+        self._buckets: dict[int, list[int]] = {}
+        self._order: deque[int] = deque()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def check_and_insert(
+        self, article_id: str, fp: Fingerprint, *, now: float | None = None
+    ) -> Match | None:
+        """See ``NearDuplicateIndex.check_and_insert``."""
+        return self.check_and_insert_sync(article_id, fp, now=now)
+
+    async def check_and_insert_many(
+        self, items: Sequence[tuple[str, Fingerprint]], *, now: float | None = None
+    ) -> list[Match | None]:
+        """See ``NearDuplicateIndex.check_and_insert_many``."""
+        return [self.check_and_insert_sync(i, fp, now=now) for i, fp in items]
+
+    def check_and_insert_sync(
+        self, article_id: str, fp: Fingerprint, *, now: float | None = None
+    ) -> Match | None:
+        """The same, for synchronous callers."""
+        now = time.time() if now is None else now
+        self._expire(now)
+        if article_id in self._by_id:
+            return None
+        match = self._find(fp)
+        if match is None:
+            self._insert(article_id, fp, now)
+        return match
+
+    def _find(self, fp: Fingerprint) -> Match | None:
+        exact = self._by_hash.get(fp.content_hash)
+        if exact is not None:
+            return Match(self._entries[exact].article_id, "exact", 1.0, 1.0)
+        if not fp.has_sketch:
+            return None
+        candidates = sorted({seq for a in fp.anchors for seq in self._buckets.get(a, ())})
+        for seq in candidates[:MAX_CANDIDATES]:  # ascending seq: the earliest match wins
+            entry = self._entries[seq]
+            jaccard, containment = similarity(fp.sketch, fp.size, entry.sketch, entry.size)
+            if is_same_story(jaccard, containment, self.thresholds):
+                return Match(entry.article_id, "near", jaccard, containment)
+        return None
+
+    def _insert(self, article_id: str, fp: Fingerprint, now: float) -> None:
+        seq = self._next_seq
+        self._next_seq += 1
+        entry = _Entry(seq, article_id, fp.content_hash, fp.sketch, fp.size, fp.anchors, now)
+        self._entries[seq] = entry
+        self._by_id[article_id] = seq
+        self._by_hash.setdefault(fp.content_hash, seq)
+        for anchor in fp.anchors if fp.has_sketch else ():
+            bucket = self._buckets.setdefault(anchor, [])
+            if len(bucket) < self.max_bucket:
+                bucket.append(seq)
+        self._order.append(seq)
+
+    def _expire(self, now: float) -> None:
+        horizon = now - self.window_seconds
+        while self._order and self._entries[self._order[0]].inserted_at <= horizon:
+            entry = self._entries.pop(self._order.popleft())
+            del self._by_id[entry.article_id]
+            if self._by_hash.get(entry.content_hash) == entry.seq:
+                del self._by_hash[entry.content_hash]
+            for anchor in entry.anchors:
+                bucket = self._buckets.get(anchor)
+                if bucket is not None and entry.seq in bucket:
+                    bucket.remove(entry.seq)
+                    if not bucket:
+                        del self._buckets[anchor]
+
+
+class InMemorySentenceFrequency:
+    """``SentenceFrequency`` in one process's memory, with the same window as the index."""
+
+    def __init__(
+        self,
+        window_seconds: float = DEFAULT_WINDOW_SECONDS,
+        min_articles: int = MIN_SOURCE_ARTICLES,
+    ) -> None:
+        self.window_seconds = window_seconds
+        self.min_articles = min_articles
+        self._counts: Counter[tuple[str, int]] = Counter()
+        self._order: deque[tuple[float, str, frozenset[int]]] = deque()
+
+    async def observe(
+        self, source: str, keys: Collection[int], *, now: float | None = None
+    ) -> frozenset[int]:
+        """See ``SentenceFrequency.observe``."""
+        now = time.time() if now is None else now
+        horizon = now - self.window_seconds
+        while self._order and self._order[0][0] <= horizon:
+            _, old_source, old_keys = self._order.popleft()
+            for key in old_keys:
+                self._counts[(old_source, key)] -= 1
+                if self._counts[(old_source, key)] <= 0:
+                    del self._counts[(old_source, key)]
+        frequent = frozenset(k for k in keys if self._counts[(source, k)] >= self.min_articles)
+        unique_keys = frozenset(keys)
+        self._counts.update((source, k) for k in unique_keys)
+        self._order.append((now, source, unique_keys))
+        return frequent
+
+    async def observe_many(
+        self, items: Sequence[tuple[str, Collection[int]]], *, now: float | None = None
+    ) -> list[frozenset[int]]:
+        """See ``SentenceFrequency.observe_many``."""
+        return [await self.observe(source, keys, now=now) for source, keys in items]
+
+
+class NearDuplicateDetector:
+    """Learnt boilerplate + fingerprint + index: what the dedup stage calls per article."""
+
+    def __init__(
+        self,
+        index: NearDuplicateIndex,
+        frequency: SentenceFrequency | None = None,
+        boilerplate: BoilerplateFilter = DEFAULT_BOILERPLATE,
+    ) -> None:
+        self.index = index
+        self.frequency = frequency
+        self.boilerplate = boilerplate
+
+    async def fingerprint(
+        self,
+        headline: str,
+        body: Sequence[str],
+        source: str | None,
+        *,
+        boilerplate: BoilerplateFilter | None = None,
+        now: float | None = None,
+    ) -> Fingerprint:
+        """The fingerprint without the outlet's learnt template sentences (and counts them)."""
+        boilerplate = self.boilerplate if boilerplate is None else boilerplate
+        text = prepare(headline, body)
+        if self.frequency is not None and source:
+            frequent = await self.frequency.observe(source, text.learnable_keys(), now=now)
+            boilerplate = boilerplate.with_keys(frequent)
+        return fingerprint_prepared(text, boilerplate)
+
+    async def check(
+        self,
+        article_id: str,
+        headline: str,
+        body: Sequence[str],
+        source: str | None = None,
+        *,
+        now: float | None = None,
+    ) -> Match | None:
+        """The earliest indexed article this one duplicates, else None (and it is now indexed)."""
+        fp = await self.fingerprint(headline, body, source, now=now)
+        return await self.index.check_and_insert(article_id, fp, now=now)
+
+    async def check_article(self, article: Article, *, now: float | None = None) -> Match | None:
+        """``check`` for an intake article: its outlet is its site name, else its source; its own
+        teasers (``related``) are boilerplate."""
+        boilerplate = self.boilerplate
+        if article.related:
+            boilerplate = boilerplate | teaser_boilerplate(article.related)
+        source = article.site_name or article.source or article.outlet_code
+        fp = await self.fingerprint(article.headline, article.body, source, boilerplate=boilerplate, now=now)
+        return await self.index.check_and_insert(article.id, fp, now=now)
+
+    async def check_many(
+        self,
+        items: Sequence[tuple[str, str, Sequence[str], str | None]],
+        *,
+        now: float | None = None,
+    ) -> list[Match | None]:
+        """``check`` for a batch of (article_id, headline, body, source), in order, with two round
+        trips in all (sentence counts, then the index) instead of two per article."""
+        texts = [prepare(headline, body) for _, headline, body, _ in items]
+        learnt: list[frozenset[int]] = [frozenset()] * len(items)
+        if self.frequency is not None:
+            counted = [n for n, item in enumerate(items) if item[3]]
+            observed = await self.frequency.observe_many(
+                [(items[n][3] or "", texts[n].learnable_keys()) for n in counted], now=now
+            )
+            for n, frequent in zip(counted, observed, strict=True):
+                learnt[n] = frequent
+        fps = [
+            (item[0], fingerprint_prepared(text, self.boilerplate.with_keys(frequent)))
+            for item, text, frequent in zip(items, texts, learnt, strict=True)
+        ]
+        return await self.index.check_and_insert_many(fps, now=now)

@@ -1,0 +1,208 @@
+"""The Redis near-duplicate index against a real redis-server: same verdicts, atomic, windowed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+
+from services.dedup.fingerprint import NO_BOILERPLATE, fingerprint
+from services.dedup.near import InMemoryNearIndex, NearDuplicateDetector
+from services.dedup.redis_near import RedisLayout, RedisNearIndex, RedisSentenceFrequency
+
+pytestmark = pytest.mark.integration
+
+LEGAL = (
+    "Der Volltext dieses auf Agenturmeldungen basierenden Artikels steht aus rechtlichen "
+    "Gründen nicht mehr zur Verfügung."
+)
+HEADLINE = "Neue Brücke über den Fluss nach drei Jahren Bauzeit eröffnet"
+BODY = (
+    "Nach drei Jahren Bauzeit ist am Samstag die neue Brücke über den Fluss für den Verkehr "
+    "freigegeben worden. Der Bürgermeister sprach bei der Eröffnung von einem wichtigen Tag.",
+    "Die Brücke ersetzt einen Bau aus den fünfziger Jahren, der zuletzt nur noch einspurig "
+    "befahren werden durfte. Täglich sollen rund zwanzigtausend Fahrzeuge die Brücke nutzen.",
+    "Die Baukosten lagen mit knapp achtzig Millionen Euro deutlich über der ersten Schätzung. "
+    "Als Grund nannte die Stadt gestiegene Preise für Stahl und Beton.",
+    "Anwohner hatten sich während der Bauzeit über Lärm und Umleitungen beschwert. Die Stadt "
+    "kündigte an, die Umleitungsstrecken bis zum Jahresende zurückzubauen.",
+)
+OTHER = (
+    "Gemeinderat wählt neue Bürgermeisterin im zweiten Wahlgang",
+    (
+        "Die Gemeinde hat eine neue Bürgermeisterin: Im zweiten Wahlgang setzte sich die "
+        "bisherige Vizebürgermeisterin mit knapper Mehrheit gegen ihren Herausforderer durch.",
+        "Im ersten Wahlgang hatte keiner der drei Kandidaten die nötige Mehrheit erreicht.",
+    ),
+)
+STUB_LEADS = (
+    "Zugausfälle im Berufsverkehr nach einem Stellwerksbrand am frühen Morgen.",
+    "Forscher entdecken eine bisher unbekannte Käferart im Regenwald.",
+    "Notenbank lässt den Leitzins trotz schwacher Konjunktur unverändert.",
+    "Schwimmerin stellt bei den Meisterschaften einen neuen Europarekord auf.",
+)
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture
+def layout() -> RedisLayout:
+    return RedisLayout(window_seconds=3600, shards=64)
+
+
+async def test_truncated_and_republished_copies_match_the_first(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """A cut copy and a re-bylined copy both point at the article indexed first."""
+    index = RedisNearIndex(redis_client, layout)
+    assert await index.check_and_insert("orig", fingerprint(HEADLINE, BODY), now=NOW) is None
+    cut = await index.check_and_insert("cut", fingerprint(HEADLINE, BODY[:2]), now=NOW + 1)
+    copy = await index.check_and_insert(
+        "copy", fingerprint(f"Nordkurier - {HEADLINE}", (*BODY, "(K.Novak--NPM)")), now=NOW + 2
+    )
+    assert cut is not None and (cut.article_id, cut.kind) == ("orig", "near")
+    assert copy is not None and copy.article_id == "orig"
+
+
+async def test_exact_copy_and_unrelated_story(redis_client: aioredis.Redis, layout: RedisLayout) -> None:
+    """Same text in other case is an exact match; another story is unique."""
+    index = RedisNearIndex(redis_client, layout)
+    await index.check_and_insert("a", fingerprint(HEADLINE, BODY), now=NOW)
+    exact = await index.check_and_insert("b", fingerprint(HEADLINE.upper(), BODY), now=NOW + 1)
+    assert exact is not None and (exact.article_id, exact.kind) == ("a", "exact")
+    assert await index.check_and_insert("c", fingerprint(*OTHER), now=NOW + 2) is None
+
+
+async def test_stubs_sharing_the_legal_sentence_are_unique(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """The stub trap: stubs that share only the legal sentence are all unique."""
+    index = RedisNearIndex(redis_client, layout)
+    for n, lead in enumerate(STUB_LEADS):
+        assert await index.check_and_insert(f"s{n}", fingerprint(lead, (LEGAL,)), now=NOW + n) is None
+
+
+async def test_same_verdicts_as_the_in_memory_index(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """Redis and in-memory indexes agree on a mixed stream (same rule, same sketches)."""
+    stream = [
+        ("a", fingerprint(HEADLINE, BODY[:2])),
+        ("b", fingerprint(*OTHER)),
+        ("c", fingerprint(HEADLINE, BODY)),
+        ("d", fingerprint(STUB_LEADS[0], (LEGAL,))),
+        ("e", fingerprint("Hinweis", (*BODY[2:], *OTHER[1]))),
+        ("f", fingerprint(OTHER[0], OTHER[1][:1])),
+    ]
+    redis_index = RedisNearIndex(redis_client, layout)
+    memory_index = InMemoryNearIndex(layout.window_seconds)
+    from_redis = [await redis_index.check_and_insert(i, fp, now=NOW) for i, fp in stream]
+    in_memory = [await memory_index.check_and_insert(i, fp, now=NOW) for i, fp in stream]
+    assert [m and (m.article_id, m.kind) for m in from_redis] == [
+        m and (m.article_id, m.kind) for m in in_memory
+    ]
+    assert [m and pytest.approx(m.containment) for m in from_redis] == [
+        m and m.containment for m in in_memory
+    ]
+
+
+async def test_concurrent_copies_from_two_replicas_are_never_both_unique(
+    redis_url: str, redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """Two processes' clients racing with copies of one story: exactly one copy is unique."""
+    replicas = [aioredis.Redis.from_url(redis_url) for _ in range(2)]
+    try:
+        for round_ in range(20):
+            indexes = [RedisNearIndex(client, layout) for client in replicas]
+            fps = [
+                fingerprint(f"{HEADLINE} {round_}", BODY),
+                fingerprint(f"Kurier - {HEADLINE} {round_}", BODY[:3]),
+            ]
+            results = await asyncio.gather(
+                *(
+                    index.check_and_insert(f"r{round_}-{n}", fp, now=NOW + round_)
+                    for n, (index, fp) in enumerate(zip(indexes, fps, strict=True))
+                )
+            )
+            assert sum(r is None for r in results) == 1
+            await redis_client.flushdb()
+    finally:
+        for client in replicas:
+            await client.aclose()
+
+
+async def test_entries_expire_with_the_window(redis_client: aioredis.Redis, layout: RedisLayout) -> None:
+    """After the window a copy no longer matches, and the keys carry a TTL."""
+    index = RedisNearIndex(redis_client, layout)
+    fp = fingerprint(HEADLINE, BODY)
+    await index.check_and_insert("old", fp, now=NOW)
+    assert await index.check_and_insert("copy", fp, now=NOW + 100) is not None
+    assert await index.check_and_insert("late", fp, now=NOW + layout.window_seconds + 1) is None
+    keys = await redis_client.keys(f"{layout.prefix}*")
+    ttls = [await redis_client.ttl(k) for k in keys]
+    assert ttls and all(t != -1 for t in ttls)
+
+
+async def test_redelivered_unique_article_stays_unique(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """Checking the same article id again does not call it a copy of itself."""
+    index = RedisNearIndex(redis_client, layout)
+    fp = fingerprint(HEADLINE, BODY)
+    assert await index.check_and_insert("a", fp, now=NOW) is None
+    assert await index.check_and_insert("a", fp, now=NOW + 1) is None
+
+
+async def test_batch_gives_the_same_verdicts_in_order(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """The pipelined batch call judges items in order, each against the ones before it."""
+    index = RedisNearIndex(redis_client, layout)
+    results = await index.check_and_insert_many(
+        [
+            ("a", fingerprint(HEADLINE, BODY)),
+            ("b", fingerprint(*OTHER)),
+            ("c", fingerprint(HEADLINE, BODY[:2])),
+        ],
+        now=NOW,
+    )
+    assert [r and r.article_id for r in results] == [None, None, "a"]
+
+
+async def test_outlet_template_is_learnt_in_redis(redis_client: aioredis.Redis, layout: RedisLayout) -> None:
+    """With Redis sentence counts, an outlet's repeated sentences stop making its stubs alike."""
+    teasers = ("Empfohlen: Wetterdienst warnt vor Sturmböen an der Küste am Wochenende.",)
+    detector = NearDuplicateDetector(
+        RedisNearIndex(redis_client, layout),
+        RedisSentenceFrequency(redis_client, layout),
+        NO_BOILERPLATE,
+    )
+    verdicts = [
+        await detector.check(f"s{n}", lead, (LEGAL, *teasers), "Outlet A", now=NOW + n)
+        for n, lead in enumerate(STUB_LEADS)
+    ]
+    assert verdicts[2:] == [None, None]
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    keys = frozenset({1, 2, 3})
+    assert await frequency.observe("Outlet B", keys, now=NOW) == frozenset()
+    await frequency.observe("Outlet B", keys, now=NOW)
+    assert await frequency.observe("Outlet C", keys, now=NOW) == frozenset()
+    assert await frequency.observe("Outlet B", keys, now=NOW) == keys
+
+
+async def test_detector_batch_on_redis_matches_one_by_one(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """The detector's batch path on Redis gives the verdicts of one call per article."""
+    pages = [(f"s{n}", lead, (LEGAL,), "Outlet A") for n, lead in enumerate(STUB_LEADS)] + [
+        ("b1", HEADLINE, BODY, "Outlet B"),
+        ("b2", HEADLINE, BODY[:2], "Outlet C"),
+    ]
+    detector = NearDuplicateDetector(
+        RedisNearIndex(redis_client, layout), RedisSentenceFrequency(redis_client, layout)
+    )
+    batch = await detector.check_many(pages, now=NOW)
+    await redis_client.flushdb()
+    one_by_one = [await detector.check(*page, now=NOW) for page in pages]
+    assert [m and m.article_id for m in batch] == [m and m.article_id for m in one_by_one]
+    assert [m and m.article_id for m in batch] == [None] * 5 + ["b1"]

@@ -1,0 +1,171 @@
+"""Fingerprints: normalisation, shingles, exact hash, sketches and boilerplate filtering."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from services.dedup.fingerprint import (
+    ANCHORS,
+    NO_BOILERPLATE,
+    NUM_PERM,
+    BoilerplateFilter,
+    containment_from_jaccard,
+    content_hash,
+    estimate_jaccard,
+    fingerprint,
+    fingerprint_article,
+    normalize,
+    sentence_keys,
+    shingle_set,
+    word_shingles,
+)
+from shared.messages import Article, Teaser
+
+pytestmark = pytest.mark.unit
+
+HEADLINE = "Stadtrat beschließt neuen Radweg entlang der Uferstraße"
+BODY = (
+    "Der Stadtrat hat am Dienstagabend mit großer Mehrheit den Bau eines neuen Radwegs entlang "
+    "der Uferstraße beschlossen. Die Strecke soll rund vier Kilometer lang werden und zwei "
+    "Wohngebiete mit dem Bahnhof verbinden.",
+    "Die Kosten von etwa drei Millionen Euro teilen sich Stadt und Land. Mit dem Bau soll im "
+    "kommenden Frühjahr begonnen werden, die Fertigstellung ist für den Herbst geplant.",
+)
+
+
+def test_normalize_folds_case_width_and_punctuation() -> None:
+    """NFKC folds compatibility characters, casefold folds ß, punctuation becomes spacing."""
+    assert normalize("  STRAẞE,\u00a0ﬁnal!!  Größe ") == "strasse final grösse"
+
+
+def test_content_hash_stable_under_whitespace_case_and_punctuation() -> None:
+    """The exact hash ignores case, spacing and punctuation, so trivial re-encodings collide."""
+    respaced = tuple("  " + p.upper().replace(" ", "   ") + "\n" for p in BODY)
+    assert content_hash(HEADLINE.lower() + " !", respaced) == content_hash(HEADLINE, BODY)
+
+
+def test_content_hash_changes_when_a_word_changes() -> None:
+    """One changed word gives another exact hash."""
+    edited = (BODY[0].replace("vier", "fünf"), BODY[1])
+    assert content_hash(HEADLINE, edited) != content_hash(HEADLINE, BODY)
+
+
+def test_word_shingles_need_k_words() -> None:
+    """A run shorter than k words yields no shingle; k words yield exactly one."""
+    assert word_shingles(["a", "b", "c", "d"], 5) == set()
+    assert word_shingles(["a", "b", "c", "d", "e"], 5) == {"a b c d e"}
+
+
+def test_shingles_ignore_paragraphing_and_junk_lines() -> None:
+    """Re-paragraphing the body or inserting a short junk line leaves the shingle set unchanged."""
+    merged = (" ".join(BODY),)
+    with_junk = (BODY[0], "Textgröße ändern:", "(V.Keller--ABC)", BODY[1])
+    reference = shingle_set(HEADLINE, BODY)
+    assert shingle_set(HEADLINE, merged) == reference
+    assert shingle_set(HEADLINE, with_junk) == reference
+
+
+def test_boilerplate_sentence_contributes_no_shingles() -> None:
+    """A sentence in the filter is left out, whatever its case or punctuation."""
+    notice = "Alle Rechte vorbehalten, auch die der weiteren Verbreitung."
+    filter_ = BoilerplateFilter.of([notice.upper()])
+    with_notice = (*BODY, notice)
+    assert shingle_set(HEADLINE, with_notice, filter_) == shingle_set(HEADLINE, BODY, filter_)
+    assert shingle_set(HEADLINE, with_notice, NO_BOILERPLATE) > shingle_set(HEADLINE, BODY)
+
+
+def test_learn_finds_sentences_shared_by_many_documents() -> None:
+    """Learning keeps sentences present in at least min_documents distinct documents only."""
+    shared = "Dieser Satz steht unter jedem Artikel des Hauses."
+    docs = [(f"Eigener Inhalt Nummer {i} mit genug Worten.", shared) for i in range(3)]
+    learnt = BoilerplateFilter.learn(docs, min_documents=3)
+    assert learnt == BoilerplateFilter.of([shared])
+    assert BoilerplateFilter.learn(docs, min_documents=4).keys == frozenset()
+
+
+def test_fingerprint_shape() -> None:
+    """A fingerprint holds an 8-bit slot per permutation, the set size and sorted anchors."""
+    fp = fingerprint(HEADLINE, BODY)
+    assert len(fp.sketch) == NUM_PERM
+    assert fp.size == len(shingle_set(HEADLINE, BODY))
+    assert len(fp.anchors) == min(ANCHORS, fp.size)
+    assert list(fp.anchors) == sorted(fp.anchors)
+
+
+def test_text_too_short_for_a_shingle_has_no_sketch() -> None:
+    """Below k words there is nothing to compare approximately: only the exact hash remains."""
+    fp = fingerprint("Kurz", ("Nur drei Worte.",))
+    assert not fp.has_sketch
+    assert fp.anchors == ()
+
+
+def test_fingerprint_is_deterministic_across_processes() -> None:
+    """Another interpreter with another hash seed computes the same fingerprint (replicas agree)."""
+    code = (
+        "from services.dedup.fingerprint import fingerprint;"
+        f"fp = fingerprint({HEADLINE!r}, {BODY!r});"
+        "print(fp.content_hash, fp.sketch.hex(), fp.size, fp.anchors)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "12345"},
+    ).stdout.strip()
+    fp = fingerprint(HEADLINE, BODY)
+    assert out == f"{fp.content_hash} {fp.sketch.hex()} {fp.size} {fp.anchors}"
+
+
+def test_sketch_estimates_jaccard_of_identical_and_disjoint_texts() -> None:
+    """Identical sets agree on every slot; unrelated texts on (almost) none."""
+    fp = fingerprint(HEADLINE, BODY)
+    other = fingerprint(
+        "Hochwasser in den Alpen",
+        (
+            "Nach tagelangem Regen sind mehrere Flüsse in den Alpen über die Ufer getreten und "
+            "haben Straßen sowie Keller überflutet.",
+        ),
+    )
+    assert estimate_jaccard(fp.sketch, fp.sketch) == 1.0
+    assert estimate_jaccard(fp.sketch, other.sketch) < 0.05
+
+
+def test_containment_from_jaccard_of_a_half_sized_subset() -> None:
+    """A subset of half the size has Jaccard 0.5 and containment 1."""
+    assert containment_from_jaccard(0.5, 100, 50) == pytest.approx(1.0)
+    assert containment_from_jaccard(0.0, 100, 50) == 0.0
+    assert containment_from_jaccard(0.5, 0, 50) == 0.0
+
+
+def test_sentence_keys_count_only_sentences_that_yield_shingles() -> None:
+    """Sentences shorter than k words are not counted for learning."""
+    keys = sentence_keys("Kurzer Titel", ("Zu kurz hier.", "Dieser Satz hat ganz sicher genug Worte."))
+    assert len(keys) == 1
+
+
+def test_fingerprint_article_leaves_out_its_own_teasers() -> None:
+    """Body text equal to one of the article's teasers (a leaked teaser block) is not shingled."""
+    teaser = Teaser(
+        headline="Regierung plant Reform der Grundsteuer",
+        lead="Die Regierung will die Grundsteuer im nächsten Jahr grundlegend neu regeln.",
+    )
+    leaked = (*BODY, teaser.headline, teaser.lead)
+    article = Article(
+        id="a1",
+        received_at=datetime(2026, 11, 5, tzinfo=UTC),
+        format="text",
+        headline=HEADLINE,
+        body=leaked,
+        related=(teaser,),
+    )
+    with_teaser, without = fingerprint_article(article), fingerprint(HEADLINE, BODY)
+    assert (with_teaser.sketch, with_teaser.size, with_teaser.anchors) == (
+        without.sketch,
+        without.size,
+        without.anchors,
+    )
