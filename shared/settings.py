@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogFormat = Literal["auto", "json", "console"]
@@ -37,6 +37,32 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=2_000_000, gt=0, description="Largest request body intake accepts (413 above)."
     )
+    # Intake: access, idempotency, feeds (issue 3).
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        default=(),
+        description="API keys intake accepts, comma-separated (empty: no keys needed). When set, "
+        "POST/DELETE and article reads need `Authorization: Bearer <key>` or `X-API-Key`.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="Requests per minute each API key (or client address, without keys) may make; "
+        "bursts up to the same number; 0: no limit.",
+    )
+    redis_timeout_s: float = Field(
+        default=2.0, gt=0, description="Time limit of intake's Redis calls; past it intake answers 503."
+    )
+    feeds: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="RSS/Atom feed URLs intake polls, comma-separated (empty: none)."
+    )
+    feed_interval_s: float = Field(default=300.0, gt=0, description="How often each feed is polled.")
+    feed_max_backoff_s: float = Field(
+        default=3600.0, gt=0, description="Longest wait between polls of a failing feed (backoff doubles)."
+    )
+    feed_fetch_pages: bool = Field(
+        default=False, description="Fetch and read the page a feed entry links to, instead of its summary."
+    )
+    feed_timeout_s: float = Field(default=15.0, gt=0, description="Time limit of one feed or page fetch.")
     # Stage transport.
     read_batch: int = Field(
         default=50, gt=0, description="Entries one XREADGROUP asks for (FastStream max_records)."
@@ -55,6 +81,28 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(
         default=2.0, gt=0, description="How often a service reports its readiness to Redis."
     )
+    # Operations.
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65530,
+        description="Base port of the consumer services' /metrics (tagger +1, dedup +2, pusher +3; "
+        "0: none). Intake serves /metrics on its HTTP port.",
+    )
+    stats_interval_s: float = Field(
+        default=5.0, gt=0, description="How often a consumer service refreshes its stream lag gauges."
+    )
+    trim_interval_s: float = Field(
+        default=60.0, gt=0, description="How often a consumer service trims the stage streams it reads."
+    )
+    stage_retention_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="Stage stream entries older than this that every group has acknowledged are trimmed.",
+    )
+    shutdown_grace_s: float = Field(
+        default=10.0, gt=0, description="How long a stopping service waits for messages in flight."
+    )
     # Stages.
     languages: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
@@ -69,6 +117,41 @@ class Settings(BaseSettings):
     article_ttl_hours: float = Field(
         default=168.0, gt=0, description="How long an article's status and document are kept."
     )
+    # Webhook delivery (issue 6).
+    webhook_allow_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Host names webhooks may reach although they resolve to non-public addresses "
+        "(tests, development), comma-separated.",
+    )
+    webhook_retry_schedule_s: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=(10, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 86400, 86400, 86400, 86400),
+        description="Upper bounds of the waits before each retry (full jitter: each wait is uniform in "
+        "0..bound), comma-separated; after the last, the delivery is dead-lettered.",
+    )
+    webhook_timeout_s: float = Field(default=15.0, gt=0, description="Time limit of one webhook attempt.")
+    webhook_concurrency: int = Field(
+        default=1, gt=0, description="Attempts in flight per endpoint (1 keeps published order)."
+    )
+    webhook_disable_after_s: float = Field(
+        default=259_200.0, gt=0, description="An endpoint failing without a success this long is disabled."
+    )
+    webhook_secret_grace_s: float = Field(
+        default=86_400.0, ge=0, description="How long the old secret still signs after a rotation."
+    )
+
+    @field_validator("webhook_allow_hosts", "webhook_retry_schedule_s", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("api_keys", "feeds", mode="before")
+    @classmethod
+    def _split_intake_lists(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
 
     @field_validator("languages", mode="before")
     @classmethod

@@ -6,38 +6,66 @@ deprecated). Nothing that fails validation reaches a stream; a Redis outage answ
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Annotated, Any
 
 import redis.asyncio as aioredis
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.redis import RedisBroker
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from redis.exceptions import RedisError
 
+from services.intake.access import (
+    Access,
+    InMemoryRateLimiter,
+    Principal,
+    RateLimiter,
+    RedisRateLimiter,
+    require_access,
+    unavailable,
+)
+from services.intake.asyncapi import asyncapi_document
+from services.intake.feeds import (
+    FeedPoller,
+    FeedStateStore,
+    Fetcher,
+    HttpxFetcher,
+    InMemoryFeedStateStore,
+    RedisFeedStateStore,
+)
+from services.intake.idempotency import (
+    IdempotencyKey,
+    IdempotencyStore,
+    InMemoryIdempotencyStore,
+    RedisIdempotencyStore,
+)
 from services.intake.normalise import InputError, InputKind, read_input
 from services.intake.problems import EXCEPTION_HANDLERS, Problem
+from services.intake.submission import (
+    Accepted,
+    ArticleSink,
+    Intake,
+    StoreUnavailableError,
+    SubmissionConflictError,
+)
+from services.intake.subscriptions import subscription_routes
 from shared.health import CONSUMER_SERVICES, read_heartbeats, readiness
 from shared.messages import ARTICLES_RECEIVED, Article, ArticleReceived
-from shared.ninjs import to_ninjs
 from shared.settings import Settings
 from shared.stage import ARTICLE_ID_HEADER, make_broker
-from shared.status import RedisStatusStore, StatusStore, StatusUpdate
+from shared.status import RedisStatusStore, StatusStore
+from shared.subscriptions import SubscriptionStore
 
 log = structlog.stdlib.get_logger("newswire.intake")
 
 JSON_TYPES = ("application/json",)
 TEXT_TYPES = ("text/plain",)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-
-
-class ArticleSink(Protocol):
-    """Where accepted articles go (the ``articles.received`` stream in production)."""
-
-    async def submit(self, event: ArticleReceived) -> None: ...
 
 
 class BrokerSink:
@@ -87,9 +115,10 @@ def _too_large(limit: int) -> Problem:
     )
 
 
-_STATUS_OF_INPUT_ERROR = {"malformed-json": 400, "undecodable": 400}
+_STATUS_OF_INPUT_ERROR = {"malformed-json": 400, "undecodable": 400, "too-deep": 400}
 _TITLES = {
     "malformed-json": "Malformed JSON",
+    "too-deep": "JSON nested too deeply",
     "undecodable": "Undecodable text",
     "invalid-article": "The article is not valid",
     "unreadable-article": "No article found",
@@ -112,11 +141,11 @@ def _input_kind(media: str) -> InputKind:
     )
 
 
-def _read_article(media: str, charset: str | None, body: bytes) -> Article:
+def _read_article(media: str, charset: str | None, body: bytes, *, ninjs: bool = False) -> Article:
     """Validate and normalise a request body into an Article, or raise a Problem."""
     kind = _input_kind(media)
     try:
-        return read_input(kind, body, charset=charset)
+        return read_input(kind, body, charset=charset, ninjs=ninjs)
     except InputError as error:
         status = _STATUS_OF_INPUT_ERROR.get(error.kind, 422)
         raise Problem(status, error.kind, _TITLES[error.kind], str(error), error.errors) from error
@@ -133,12 +162,104 @@ class Metrics:
         )
 
 
+IDEMPOTENCY_KEY_HEADER = "idempotency-key"
+
+
+def _header_key(request: Request, principal: Principal) -> IdempotencyKey | None:
+    value = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if value is None:
+        return None
+    if not 0 < len(value) <= 255 or not value.isprintable():
+        raise Problem(
+            400,
+            "invalid-idempotency-key",
+            "Invalid Idempotency-Key",
+            "An Idempotency-Key is 1 to 255 printable characters.",
+        )
+    return IdempotencyKey.for_header(value, principal.id)
+
+
+def _conflict(conflict: SubmissionConflictError) -> Problem:
+    if conflict.claim.outcome == "in_progress":
+        return Problem(
+            409,
+            "submission-in-progress",
+            "Submission in progress",
+            f"Article {conflict.claim.article_id} is being submitted under the same key; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    return Problem(
+        409,
+        "idempotency-key-reused",
+        "Idempotency-Key reused",
+        f"This Idempotency-Key was used for other content (article {conflict.claim.article_id}).",
+    )
+
+
+def _accepted_response(accepted: Accepted) -> JSONResponse:
+    answer: dict[str, Any] = {"id": accepted.article_id, "version": accepted.version, "status": "received"}
+    if accepted.duplicate:
+        answer["duplicate_submission"] = True
+    return JSONResponse(answer, status_code=202, headers={"Location": f"/v1/articles/{accepted.article_id}"})
+
+
+def _submission_parts(
+    settings: Settings,
+    sink: ArticleSink,
+    status: StatusStore,
+    redis: aioredis.Redis | None,
+    idempotency: IdempotencyStore | None,
+    rate_limiter: RateLimiter | None,
+) -> tuple[Intake, Access]:
+    """The shared submission path and the access check; Redis-backed when there is a Redis."""
+    ttl_s = settings.article_ttl_hours * 3600
+    if idempotency is None:
+        idempotency = (
+            RedisIdempotencyStore(redis, ttl_s) if redis is not None else InMemoryIdempotencyStore(ttl_s)
+        )
+    if rate_limiter is None and settings.rate_limit_per_minute:
+        per_minute = settings.rate_limit_per_minute
+        rate_limiter = (
+            RedisRateLimiter(redis, per_minute) if redis is not None else InMemoryRateLimiter(per_minute)
+        )
+    keys = [key.get_secret_value() for key in settings.api_keys]
+    access = Access(keys, rate_limiter, settings.redis_timeout_s)
+    return Intake(sink, status, idempotency, settings.redis_timeout_s), access
+
+
+def _feed_poller(
+    settings: Settings,
+    intake: Intake,
+    redis: aioredis.Redis | None,
+    fetcher: Fetcher | None,
+    state: FeedStateStore | None,
+) -> FeedPoller | None:
+    if not settings.feeds:
+        return None
+    if state is None:
+        state = RedisFeedStateStore(redis) if redis is not None else InMemoryFeedStateStore()
+    return FeedPoller(
+        settings.feeds,
+        fetcher=fetcher or HttpxFetcher(settings.feed_timeout_s),
+        state=state,
+        intake=intake,
+        interval_s=settings.feed_interval_s,
+        max_backoff_s=settings.feed_max_backoff_s,
+        fetch_pages=settings.feed_fetch_pages,
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     sink: ArticleSink | None = None,
     status: StatusStore | None = None,
     redis: aioredis.Redis | None = None,
+    subscriptions: SubscriptionStore | None = None,
+    idempotency: IdempotencyStore | None = None,
+    rate_limiter: RateLimiter | None = None,
+    feed_fetcher: Fetcher | None = None,
+    feed_state: FeedStateStore | None = None,
 ) -> FastAPI:
     """Intake's composition root. Without injected parts it talks to ``settings.redis_url``."""
     settings = settings or Settings()
@@ -147,10 +268,17 @@ def create_app(
         broker = make_broker(settings)
         sink = BrokerSink(broker)
     if redis is None and (status is None or broker is not None):
-        redis = aioredis.Redis.from_url(settings.resolved_redis_url)
+        # Bounded socket timeouts: an unreachable Redis answers 503, never a hang.
+        redis = aioredis.Redis.from_url(
+            settings.resolved_redis_url,
+            socket_timeout=settings.redis_timeout_s,
+            socket_connect_timeout=settings.redis_timeout_s,
+        )
     if status is None:
         assert redis is not None
         status = RedisStatusStore(redis, settings.article_ttl_hours * 3600)
+    intake, access = _submission_parts(settings, sink, status, redis, idempotency, rate_limiter)
+    poller = _feed_poller(settings, intake, redis, feed_fetcher, feed_state)
     metrics = Metrics()
 
     @asynccontextmanager
@@ -158,9 +286,16 @@ def create_app(
         if broker is not None:
             await broker.connect()
         log.info("service.started", http_port=settings.http_port)
+        polling = asyncio.create_task(poller.run(), name="feed-poller") if poller else None
         try:
             yield
         finally:
+            if polling is not None:
+                polling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await polling
+            if poller is not None:
+                await poller.aclose()
             if broker is not None:
                 await broker.stop()
             if redis is not None:
@@ -174,47 +309,90 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # Starlette's Mapping type is narrower than needed
     )
 
-    @app.post("/v1/articles", status_code=202, tags=["articles"])
-    async def submit_article(request: Request) -> JSONResponse:
-        """Accept one article: JSON input item, a scraped page (text/plain) or an HTML page."""
+    app.state.access = access  # read by require_access, also for routers included below
+
+    @app.post(
+        "/v1/articles",
+        status_code=202,
+        tags=["articles"],
+        responses={
+            400: {"description": "Empty body, malformed JSON, invalid UTF-8, JSON nested deeper than 32"},
+            401: {"description": "API keys are configured and none valid was given"},
+            409: {"description": "The same key is being submitted right now, or an Idempotency-Key "
+                  "was reused for other content"},
+            413: {"description": "Body larger than NEWSWIRE_MAX_BODY_BYTES"},
+            415: {"description": "Content type not accepted"},
+            422: {"description": "No acceptable article in the body"},
+            429: {"description": "Rate limit used up; see Retry-After"},
+            503: {"description": "Redis unreachable; see Retry-After"},
+        },
+    )  # fmt: skip
+    async def submit_article(
+        request: Request, principal: Annotated[Principal, Depends(require_access)]
+    ) -> JSONResponse:
+        """Accept one article: a JSON input item, a ninjs document (2.x or 3.x; media type
+        `application/ninjs+json`, or any JSON with `uri` and headlines/bodies), a scraped page
+        (`text/plain`) or an HTML page. Answers `202 {"id", "version", "status"}`.
+
+        Idempotency: an item's `guid` (within its `source`) or an `Idempotency-Key` header names the
+        article. Submitting it again with the same content publishes nothing and answers 202 with the
+        same id and `"duplicate_submission": true`; the same guid with changed content is published
+        as a new version of the same article (same id, `version` + 1). An `Idempotency-Key` reused for
+        other content answers 409. Without either, every submission is a new article.
+        """
         structlog.contextvars.clear_contextvars()
         media, charset = _media_type(request)
         try:
+            key = _header_key(request, principal)
             body = await _read_body(request, settings.max_body_bytes)
-            article = _read_article(media, charset, body)
+            ninjs = "ninjs" in request.headers.get("content-type", "").lower()
+            article = _read_article(media, charset, body, ninjs=ninjs)
         except Problem as problem:
             metrics.rejected.labels(problem.kind).inc()
             log.info("article.rejected", reason=problem.kind, status=problem.status)
             raise
-        structlog.contextvars.bind_contextvars(article_id=article.id, stage="intake")
+        if key is None and article.guid:
+            key = IdempotencyKey.for_guid(article.guid, article.source)
         try:
-            await sink.submit(ArticleReceived(article=article))
-            await status.record(StatusUpdate.reached(article.id, "received", document=to_ninjs(article)))
-        except (RedisError, OSError) as error:
+            accepted = await intake.accept(article, key)
+        except StoreUnavailableError as error:
+            metrics.rejected.labels("unavailable").inc()
             log.warning("article.unavailable", error=str(error))
-            raise Problem(503, "unavailable", "Service unavailable",
-                          "The article store is unreachable; retry later.",
-                          headers={"Retry-After": "5"}) from error  # fmt: skip
-        metrics.accepted.labels(article.format).inc()
-        log.info("article.received", format=article.format, paragraphs=len(article.body))
-        return JSONResponse(
-            {"id": article.id, "status": "received"},
-            status_code=202,
-            headers={"Location": f"/v1/articles/{article.id}"},
-        )
+            raise unavailable() from error
+        except SubmissionConflictError as conflict:
+            metrics.rejected.labels(conflict.claim.outcome).inc()
+            raise _conflict(conflict) from conflict
+        structlog.contextvars.bind_contextvars(article_id=accepted.article_id, stage="intake")
+        if accepted.duplicate:
+            log.info("article.duplicate_submission", version=accepted.version)
+        else:
+            metrics.accepted.labels(article.format).inc()
+            log.info(
+                "article.received",
+                format=article.format,
+                paragraphs=len(article.body),
+                version=accepted.version,
+            )
+        return _accepted_response(accepted)
 
     @app.get("/v1/articles/{article_id}", tags=["articles"])
-    async def get_article(article_id: str) -> dict[str, Any]:
+    async def get_article(
+        article_id: str, _: Annotated[Principal, Depends(require_access)]
+    ) -> dict[str, Any]:
         """The article's state (received, tagged, unique, duplicate, delivered, ...) and ninjs."""
         try:
-            found = await status.get(article_id)
-        except (RedisError, OSError) as error:
-            raise Problem(503, "unavailable", "Service unavailable",
-                          "The article store is unreachable; retry later.",
-                          headers={"Retry-After": "5"}) from error  # fmt: skip
+            async with asyncio.timeout(settings.redis_timeout_s):
+                found = await status.get(article_id)
+        except (RedisError, OSError, TimeoutError) as error:
+            raise unavailable() from error
         if found is None:
             raise Problem(404, "unknown-article", "Unknown article", f"No article {article_id!r}.")
         return found.as_json()
+
+    @app.get("/asyncapi", tags=["subscribers"])
+    async def asyncapi() -> dict[str, Any]:
+        """AsyncAPI 3.0 document of the subscriber streams and webhook deliveries."""
+        return asyncapi_document(app.version)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -240,4 +418,5 @@ def create_app(
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(subscription_routes(settings, redis, subscriptions))
     return app

@@ -8,13 +8,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from services.intake.charset import UndecodableTextError, decode_text
 from services.intake.html import extract_html
 from services.intake.inputs import ArticleIn
+from services.intake.ninjs_in import NinjsError, looks_like_ninjs, read_ninjs
 from services.intake.scraped import UnreadablePageError, parse_scraped_page
 from shared.messages import Article, SourceFormat, Teaser
 
@@ -43,12 +44,48 @@ def _pointer(location: Sequence[object]) -> str:
     return "/" + "/".join(parts) if parts else ""
 
 
-def parse_item(data: bytes | str) -> ArticleIn:
-    """A JSON input item, validated; every fault is reported with where it is."""
+MAX_JSON_DEPTH = 32
+
+
+def _check_structure(value: object, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse nesting deeper than ``limit`` and lone surrogates (text no store can encode).
+
+    Iterative, so a hostile document cannot exhaust the stack here.
+    """
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        current, depth = pending.pop()
+        if isinstance(current, dict | list):
+            if depth > limit:
+                raise InputError("too-deep", f"The JSON nests deeper than {limit} levels.")
+            children = [*current.keys(), *current.values()] if isinstance(current, dict) else current
+            pending.extend((child, depth + 1) for child in children)
+        elif isinstance(current, str):
+            try:
+                current.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise InputError(
+                    "malformed-json", "The JSON holds a lone surrogate escape (not Unicode text)."
+                ) from error
+
+
+def load_json(data: bytes | str) -> object:
+    """JSON text as Python values, or an InputError (malformed, invalid UTF-8, too deep)."""
     try:
         value = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except RecursionError as error:
+        raise InputError("too-deep", f"The JSON nests deeper than {MAX_JSON_DEPTH} levels.") from error
+    except UnicodeDecodeError as error:
+        raise InputError("undecodable", f"The JSON is not valid UTF-8: {error}") from error
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, over-long integers
         raise InputError("malformed-json", f"The body is not valid JSON: {error}") from error
+    _check_structure(value)
+    return value
+
+
+def parse_item(data: bytes | str | object) -> ArticleIn:
+    """A JSON input item (text, or values already loaded), validated; every fault says where it is."""
+    value = load_json(data) if isinstance(data, bytes | str) else data
     if not isinstance(value, dict):
         raise InputError("invalid-article", "An input item must be a JSON object.",
                          [{"pointer": "", "message": "not a JSON object"}])  # fmt: skip
@@ -61,13 +98,26 @@ def parse_item(data: bytes | str) -> ArticleIn:
 
 
 def read_input(
-    kind: InputKind, data: bytes, *, charset: str | None = None, now: datetime | None = None
+    kind: InputKind,
+    data: bytes,
+    *,
+    charset: str | None = None,
+    now: datetime | None = None,
+    ninjs: bool = False,
 ) -> Article:
-    """Validate and normalise one input (a JSON item, a scraped text page, an HTML page)."""
+    """Validate and normalise one input (a JSON item or ninjs document, a scraped text page, an HTML
+    page). JSON is read as ninjs when ``ninjs`` says so (the media type did) or when it looks like it.
+    """
     received_at = now or datetime.now(UTC)
     article_id = new_article_id(received_at.timestamp())
     if kind == "json":
-        item = parse_item(data)
+        value = load_json(data)
+        if ninjs or looks_like_ninjs(value):
+            if not isinstance(value, dict):
+                raise InputError("invalid-article", "A ninjs document must be a JSON object.",
+                                 [{"pointer": "", "message": "not a JSON object"}])  # fmt: skip
+            return from_ninjs(value, Submission(article_id=article_id, received_at=received_at))
+        item = parse_item(value)
         return from_item(item, submission_for(item, article_id, received_at))
     submission = submission_for(None, article_id, received_at)
     if kind == "text":
@@ -154,6 +204,30 @@ def from_html_page(html: str | bytes, submission: Submission, where: str = "") -
         body=page.body_paragraphs,
         site_name=page.site_name,
         authors=page.authors,
+    )
+
+
+def from_ninjs(doc: dict[str, Any], submission: Submission) -> Article:
+    """A ninjs document from an upstream that already speaks it (see ``ninjs_in``)."""
+    try:
+        content = read_ninjs(doc)
+    except NinjsError as error:
+        raise InputError(
+            "invalid-article", str(error), [{"pointer": error.pointer, "message": str(error)}]
+        ) from error
+    return _article(
+        submission,
+        "ninjs",
+        headline=content.headline,
+        body=content.body,
+        url=content.url,
+        guid=content.guid,
+        source=content.source,
+        agency=content.agency,
+        authors=content.authors,
+        language=content.language,
+        published_at=content.published_at,
+        related=content.related,
     )
 
 
