@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit lint format eval bench clean reset
+.PHONY: install run test test-unit lint format eval bench chaos clean reset
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "newswire needs Python >= 3.11 (none found); set PYTHON=/path/to/python3.11"; exit 1; }
@@ -39,6 +39,9 @@ format: $(STAMP)
 
 eval: $(STAMP) ## quality against ../shared/data (when present); writes EVAL.md
 	$(BIN)/python -m evaluation
+
+chaos: $(STAMP) ## fault suite: kill -9, Redis outages, SIGSTOP, same story, poison, burst (minutes)
+	$(BIN)/python -m chaos
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

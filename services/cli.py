@@ -8,7 +8,10 @@ import importlib
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
+from services import replay
+from services.ops import commands as ops
 from shared.logging import configure_logging
 from shared.settings import Settings
 
@@ -43,6 +46,21 @@ def _run_intake(settings: Settings) -> int:
     return 0
 
 
+def _list_topics(kind: str | None, search: str | None, out: TextIO) -> int:
+    """Every followable slug with what it stands for; entity slugs are ``kind:ID``."""
+    from services.tagger.tagging import topic_catalogue
+
+    needle = search.casefold() if search else None
+    for slug, description in topic_catalogue():
+        slug_kind = slug.partition(":")[0] if ":" in slug else "topic"
+        if kind and slug_kind != kind:
+            continue
+        if needle and needle not in slug.casefold() and needle not in description.casefold():
+            continue
+        out.write(f"{slug}\t{description}\n")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newswire", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
         "process", help="run the stage functions in this process, one JSON line per input item"
     )
     process.add_argument("paths", nargs="*", default=["-"], help="files, or - for JSONL on stdin")
+    topics = commands.add_parser("topics", help="list the topic slugs subscribers can follow")
+    topics.add_argument("--kind", choices=("topic", "person", "org", "place"), help="only this kind")
+    topics.add_argument("--search", help="only slugs or descriptions containing this text")
+    ops.add_commands(commands)
+    replay.add_parser(commands)
     return parser
 
 
@@ -71,6 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from services.process import run_process
 
         return run_process(args.paths, settings, sys.stdin.buffer, sys.stdout)
+    if service == "topics":
+        return _list_topics(args.kind, args.search, sys.stdout)
+    if service == "replay":
+        return replay.run_replay(args, settings)
+    if service in ops.COMMANDS:
+        return ops.run(args, settings)
     if service == "intake":
         return _run_intake(settings)
     return _run_consumer(service, settings)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from services.ops.runstate import forget_embedded_url, redact_url, write_embedded_url
 from shared.embedded_redis import EmbeddedRedis, RedisNotFoundError, die_with_parent
 from shared.logging import use_json
 from shared.settings import Settings
@@ -186,7 +187,7 @@ async def _run(settings: Settings, redis_url: str, demo: bool) -> None:
     try:
         ready = await _first_of(_wait_ready(base, children), stopping)
         if ready:
-            log.info("stack.ready", intake=base, redis=redis_url)
+            log.info("stack.ready", intake=base, redis=redact_url(redis_url))
             if demo and not stopping.is_set():
                 await _first_of(feed_samples(base, SAMPLES_DIR), stopping)
                 log.info("demo.done", hint="the stack keeps running for new input; Ctrl-C stops it")
@@ -222,12 +223,14 @@ def run_stack(settings: Settings, *, demo: bool) -> int:
             return 2
         redis_url = redis.url
         pid = redis.process.pid if redis.process else None
-        log.info("redis.started", url=redis_url, pid=pid,
+        log.info("redis.started", url=redact_url(redis_url), pid=pid,
                  binary=str(redis.binary), data_dir=str(redis.data_dir))  # fmt: skip
+        write_embedded_url(settings.data_dir, redis_url)  # `newswire status` and `dlq` find it there
     try:
         asyncio.run(_run(settings, redis_url, demo))
     finally:
         if redis is not None:
+            forget_embedded_url(settings.data_dir)
             redis.stop()
             log.info("redis.stopped")
     log.info("stack.stopped")

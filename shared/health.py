@@ -78,8 +78,8 @@ class HeartbeatReporter:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Bounded: a cancellation swallowed inside a Redis call must not hang the shutdown.
+            await asyncio.wait({self._task}, timeout=2.0)
         with contextlib.suppress(Exception):
             await self._client.delete(heartbeat_key(self._service, self._consumer))
 

@@ -2,7 +2,7 @@
 
 Every model here is frozen: an event, once published, is a fact. Event names are past tense.
 Stage streams carry these models (FastStream's envelope, JSON body); subscriber streams carry
-plain fields instead (see ``SUBSCRIBER_FIELDS``) so that any Redis client can read them.
+plain fields instead (``SubscriberEntry``) so that any Redis client can read them.
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ ALL_TOPIC = "all"
 SUBSCRIPTION_STREAM_PREFIX = "newswire:sub:"
 DEAD_LETTER_PREFIX = "newswire:dlq:"
 
-# Field names of an entry in a subscriber stream.
-SUBSCRIBER_FIELDS = ("id", "event", "topic", "article")
 EVENT_PUBLISHED = "article.published"
 EVENT_UPDATED = "article.updated"
+SubscriberEvent = Literal["article.published", "article.updated"]
 
 EntityType = Literal["PER", "ORG", "LOC"]
 TextField = Literal["headline", "body"]
@@ -145,3 +144,24 @@ class ArticleDeduplicated(Frozen):
     article: Article
     tags: Tags
     verdict: Verdict
+
+
+class SubscriberEntry(Frozen):
+    """One entry of a subscriber stream (``newswire:topic:*``, ``newswire:sub:*``): plain fields,
+    no framework envelope, so that any Redis client in any language can read it."""
+
+    id: str = Field(description="The article's id.")
+    event: SubscriberEvent = Field(description="article.published, or article.updated for an update.")
+    topic: str = Field(description="The topic slug, or on a subscription stream the subscription's name.")
+    article: str = Field(description="The article as a ninjs 3.1 JSON document.")
+
+    def fields(self) -> dict[str, str]:
+        return {"id": self.id, "event": self.event, "topic": self.topic, "article": self.article}
+
+
+class WebhookPayload(Frozen):
+    """The body of a webhook delivery (Standard Webhooks' ``type``, ``timestamp``, ``data``)."""
+
+    type: SubscriberEvent
+    timestamp: str = Field(description="ISO 8601, UTC: when the article entered the subscription.")
+    data: dict[str, object] = Field(description="The article as a ninjs 3.1 document.")

@@ -14,7 +14,6 @@ A crash anywhere in between yields a retry, never a loss; stages are idempotent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -45,6 +44,7 @@ EventT = TypeVar("EventT", bound=BaseModel)
 ARTICLE_ID_HEADER = "article_id"
 RELEASED_CONSUMER = "released"  # owns entries a stopping replica handed back, until a claimer takes them
 FASTSTREAM_LOGGER = "newswire.faststream"  # not "faststream": FastStream gives that one its own handler
+REDIS_TIMEOUT_S = 10.0
 
 log = structlog.stdlib.get_logger("newswire.stage")
 
@@ -92,6 +92,8 @@ def make_broker(settings: Settings) -> RedisBroker:
         logger=logging.getLogger(FASTSTREAM_LOGGER),
         log_level=logging.DEBUG,
         graceful_timeout=settings.shutdown_grace_s,  # on stop, wait this long for handlers in flight
+        socket_timeout=max(REDIS_TIMEOUT_S, settings.poll_interval_ms / 1000 * 3),  # above a read's BLOCK
+        socket_connect_timeout=REDIS_TIMEOUT_S,
     )
 
 
@@ -259,7 +261,12 @@ class ConsumerRuntime:
         self.settings = settings
         self.consumer = consumer_name(service)
         self.broker = broker or make_broker(settings)
-        self.redis = redis or aioredis.Redis.from_url(settings.resolved_redis_url)
+        # Timeouts: after Redis was killed and restarted, no call may wait forever on a dead socket.
+        self.redis = redis or aioredis.Redis.from_url(
+            settings.resolved_redis_url,
+            socket_timeout=REDIS_TIMEOUT_S,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
+        )
         self.status = status or RedisStatusStore(self.redis, settings.article_ttl_hours * 3600)
         self.dead_letters = dead_letters or RedisDeadLetters(self.redis)
         self.stages: list[Stage[Any]] = []
@@ -267,6 +274,7 @@ class ConsumerRuntime:
         self.metrics = StageMetrics(service)
         self.inspector = StreamInspector(self.redis)
         self._housekeeping: asyncio.Task[None] | None = None
+        self._housekeeping_done = asyncio.Event()
         self.heartbeat = HeartbeatReporter(
             self.redis, service, self.consumer, self.subscribers_running,
             settings.heartbeat_interval_s,
@@ -331,7 +339,7 @@ class ConsumerRuntime:
 
     async def _housekeep(self) -> None:
         next_trim = time.monotonic()
-        while True:
+        while not self._housekeeping_done.is_set():
             try:
                 await self.refresh_stats()
                 if time.monotonic() >= next_trim:
@@ -381,9 +389,11 @@ class ConsumerRuntime:
     async def _stopping(self) -> None:
         await self.heartbeat.stop()
         if self._housekeeping is not None:
+            # The flag and a bounded wait, not just cancel-and-await: a cancellation that lands inside
+            # a Redis call can be swallowed there, and awaiting the task would then hang the stop.
+            self._housekeeping_done.set()
             self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
+            await asyncio.wait({self._housekeeping}, timeout=self.settings.stats_interval_s + 1)
 
     async def _stopped(self) -> None:
         try:

@@ -1,8 +1,11 @@
 """Writing to subscriber streams exactly once per article, however often a message is retried.
 
-A marker per article and the stream entries are written in one Lua script: either the marker
-is new and every entry is added, or the marker exists and nothing is. Subscriber streams are
-trimmed by age (MINID), never by count, so a slow reader loses nothing younger than the window.
+A marker per article and all of the article's stream entries (topic streams and the streams of
+every subscription it matched) are written in one Lua script: either the marker is new and every
+entry is added, or the marker exists and nothing is. So a retried message adds nothing, even if
+the subscriptions changed in between. An entry for a subscription deleted meanwhile is skipped
+(its stream is not re-created). Subscriber streams are trimmed by age (MINID), never by count,
+so a slow reader loses nothing younger than the window.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Protocol
 import redis.asyncio as aioredis
 
 from services.pusher.routing import StreamEntry
+from shared.messages import SUBSCRIPTION_STREAM_PREFIX
+from shared.subscriptions import SUBSCRIPTIONS_KEY
 
 DELIVERED_KEY_PREFIX = "newswire:delivered:"
 
@@ -38,20 +43,34 @@ class InMemorySubscriberStreams:
         return True
 
 
-# KEYS[1] the marker, KEYS[2..] streams; ARGV[1] marker ttl s, ARGV[2] min id kept,
-# ARGV[3] fields per entry (n), then for each stream n field/value pairs.
+# KEYS[1] the marker, KEYS[2] the subscriptions hash, KEYS[3..] streams; ARGV[1] marker ttl s,
+# ARGV[2] min id kept, ARGV[3] fields per entry (n), then per stream: the subscription that must
+# still exist ('' for a topic stream) and n field/value pairs.
 _DELIVER_SCRIPT = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 local n = tonumber(ARGV[3])
 local at = 4
-for i = 2, #KEYS do
-  local args = {KEYS[i], 'MINID', ARGV[2], '*'}
-  for j = 0, 2 * n - 1 do args[#args + 1] = ARGV[at + j] end
+for i = 3, #KEYS do
+  local guard = ARGV[at]
+  at = at + 1
+  if guard == '' or redis.call('HEXISTS', KEYS[2], guard) == 1 then
+    local args = {KEYS[i], 'MINID', ARGV[2], '*'}
+    for j = 0, 2 * n - 1 do args[#args + 1] = ARGV[at + j] end
+    redis.call('XADD', unpack(args))
+  end
   at = at + 2 * n
-  redis.call('XADD', unpack(args))
 end
 return 1
 """
+
+
+def _guard(stream: str) -> str:
+    """The subscription a stream belongs to, or '' for a topic stream."""
+    return (
+        stream.removeprefix(SUBSCRIPTION_STREAM_PREFIX)
+        if stream.startswith(SUBSCRIPTION_STREAM_PREFIX)
+        else ""
+    )
 
 
 class RedisSubscriberStreams:
@@ -67,7 +86,10 @@ class RedisSubscriberStreams:
         if any(len(entry.fields) != width for entry in entries):
             raise ValueError("every entry of one delivery must have the same fields")
         min_id = f"{int(time.time() * 1000) - self._retention_ms}-0"
-        pairs = [item for entry in entries for field in entry.fields.items() for item in field]
-        keys = [DELIVERED_KEY_PREFIX + article_id, *(entry.stream for entry in entries)]
-        added = await self._deliver(keys=keys, args=[self._marker_seconds, min_id, width, *pairs])
+        values: list[str] = []
+        for entry in entries:
+            values.append(_guard(entry.stream))
+            values.extend(item for field in entry.fields.items() for item in field)
+        keys = [DELIVERED_KEY_PREFIX + article_id, SUBSCRIPTIONS_KEY, *(entry.stream for entry in entries)]
+        added = await self._deliver(keys=keys, args=[self._marker_seconds, min_id, width, *values])
         return bool(added)

@@ -1,4 +1,8 @@
-"""Which subscriber streams an article goes to, and the plain fields it carries there."""
+"""Which subscriber streams an article goes to, and the plain fields it carries there.
+
+Topic streams (``newswire:topic:<slug>``) and subscription streams (``newswire:sub:<name>``)
+carry the same four plain fields; on a subscription stream ``topic`` is the subscription's name.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,11 @@ from shared.messages import (
     EVENT_PUBLISHED,
     EVENT_UPDATED,
     ArticleDeduplicated,
+    SubscriberEntry,
     topic_stream,
 )
 from shared.ninjs import to_ninjs
+from shared.subscriptions import Subscription
 
 
 @dataclass(frozen=True)
@@ -21,19 +27,34 @@ class StreamEntry:
     fields: dict[str, str]
 
 
+def _fields(judged: ArticleDeduplicated, event: str, topic: str, document: str) -> dict[str, str]:
+    return SubscriberEntry.model_validate(
+        {"id": judged.article.id, "event": event, "topic": topic, "article": document}
+    ).fields()
+
+
 def event_name(judged: ArticleDeduplicated) -> str:
     return EVENT_UPDATED if judged.verdict.status == "update" else EVENT_PUBLISHED
 
 
-def topic_entries(judged: ArticleDeduplicated) -> tuple[StreamEntry, ...]:
+def article_json(judged: ArticleDeduplicated) -> str:
+    return json.dumps(to_ninjs(judged.article, judged.tags, judged.verdict), ensure_ascii=False)
+
+
+def topic_entries(judged: ArticleDeduplicated, document: str | None = None) -> tuple[StreamEntry, ...]:
     """One entry on ``newswire:topic:all`` and one per followable topic of the article."""
-    article_json = json.dumps(to_ninjs(judged.article, judged.tags, judged.verdict), ensure_ascii=False)
+    document = document if document is not None else article_json(judged)
     event = event_name(judged)
     topics = dict.fromkeys((ALL_TOPIC, *judged.tags.topics))  # ordered, no repeats
     return tuple(
-        StreamEntry(
-            topic_stream(topic),
-            {"id": judged.article.id, "event": event, "topic": topic, "article": article_json},
-        )
-        for topic in topics
+        StreamEntry(topic_stream(topic), _fields(judged, event, topic, document)) for topic in topics
     )
+
+
+def subscription_entries(
+    judged: ArticleDeduplicated, subscriptions: tuple[Subscription, ...], document: str | None = None
+) -> tuple[StreamEntry, ...]:
+    """One entry on the stream of each subscription given (those whose filter matched)."""
+    document = document if document is not None else article_json(judged)
+    event = event_name(judged)
+    return tuple(StreamEntry(sub.stream, _fields(judged, event, sub.name, document)) for sub in subscriptions)

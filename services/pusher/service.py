@@ -1,4 +1,7 @@
-"""The pusher service: ``articles.unique`` -> topic streams subscribers read."""
+"""The pusher service: ``articles.unique`` -> topic streams and subscription streams, and webhooks.
+
+The webhook dispatcher runs in this process beside the stage (see ``webhooks.py`` for why).
+"""
 
 from __future__ import annotations
 
@@ -6,31 +9,49 @@ from typing import Any
 
 from faststream import FastStream
 
+from services.pusher.catalog import SubscriptionCatalog
 from services.pusher.delivery import RedisSubscriberStreams, SubscriberStreams
-from services.pusher.routing import topic_entries
-from shared.messages import ARTICLES_UNIQUE, ArticleDeduplicated
+from services.pusher.filters import matching_subscriptions
+from services.pusher.routing import article_json, subscription_entries, topic_entries
+from shared.messages import ARTICLES_UNIQUE, SUBSCRIPTION_STREAM_PREFIX, ArticleDeduplicated
 from shared.settings import Settings
 from shared.stage import ConsumerRuntime, StageResult
 from shared.status import StatusUpdate
+from shared.subscriptions import InMemorySubscriptionStore, RedisSubscriptionStore, SubscriptionStore
 
 SERVICE = "pusher"
 
 
-async def push(judged: ArticleDeduplicated, streams: SubscriberStreams) -> StageResult:
-    entries = topic_entries(judged)
+async def push(
+    judged: ArticleDeduplicated, streams: SubscriberStreams, catalog: SubscriptionCatalog | None = None
+) -> StageResult:
+    document = article_json(judged)
+    matched = tuple(matching_subscriptions(await catalog.current(), judged)) if catalog else ()
+    entries = (*topic_entries(judged, document), *subscription_entries(judged, matched, document))
     added = await streams.deliver_once(judged.article.id, entries)
-    topics = [entry.fields["topic"] for entry in entries]
+    topics = [
+        entry.fields["topic"] for entry in entries if not entry.stream.startswith(SUBSCRIPTION_STREAM_PREFIX)
+    ]
+    names = [sub.name for sub in matched]
     return StageResult(
         status=StatusUpdate.reached(judged.article.id, "delivered", fields={"topics": ",".join(topics)}),
         outcome="delivered" if added else "already_delivered",
-        log={"topics": topics},
+        log={"topics": topics, "subscriptions": names},
     )
 
 
 def create_app(
-    settings: Settings | None = None, *, streams: SubscriberStreams | None = None, **parts: Any
+    settings: Settings | None = None,
+    *,
+    streams: SubscriberStreams | None = None,
+    subscriptions: SubscriptionStore | None = None,
+    webhooks: bool | None = None,
+    **parts: Any,
 ) -> FastStream:
-    """Composition root; ``parts`` override the runtime's broker, Redis client or stores."""
+    """Composition root; ``parts`` override the runtime's broker, Redis client or stores.
+
+    ``webhooks``: run the webhook dispatcher (default: when the subscriptions are in Redis).
+    """
     settings = settings or Settings()
     runtime = ConsumerRuntime(SERVICE, settings, **parts)
     chosen = streams or RedisSubscriberStreams(
@@ -38,9 +59,20 @@ def create_app(
         retention_seconds=settings.subscriber_retention_hours * 3600,
         marker_seconds=settings.dedup_window_hours * 3600,
     )
+    if subscriptions is None:
+        in_memory = streams is not None and not isinstance(streams, RedisSubscriberStreams)
+        subscriptions = InMemorySubscriptionStore() if in_memory else RedisSubscriptionStore(runtime.redis)
+    catalog = SubscriptionCatalog(subscriptions)
 
     async def on_unique(event: ArticleDeduplicated) -> StageResult:
-        return await push(event, chosen)
+        return await push(event, chosen, catalog)
 
     runtime.stage(ARTICLES_UNIQUE, ArticleDeduplicated, on_unique)
-    return runtime.app()
+    app = runtime.app()
+    if webhooks if webhooks is not None else isinstance(subscriptions, RedisSubscriptionStore):
+        from services.pusher.webhooks import WebhookDispatcher
+
+        dispatcher = WebhookDispatcher(runtime.redis, subscriptions, settings, runtime.consumer)
+        app.after_startup(dispatcher.start)
+        app.on_shutdown(dispatcher.stop)
+    return app

@@ -1,0 +1,358 @@
+"""The stack under test: a private Redis, the services as real processes, load, and a subscriber.
+
+Everything runs on loopback. A small supervisor restarts a service process that exits, as
+``newswire up`` or compose would, so "recovers by itself" means: with a supervisor, no human.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis as redis_py
+
+from chaos.ledger import Ledger
+from shared.embedded_redis import EmbeddedRedis, free_port
+from shared.messages import topic_stream
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("intake", "tagger", "dedup", "pusher")
+SUBSCRIBER_GROUP = "chaos-subscriber"
+ALL_STREAM = topic_stream("all")
+RESTART_DELAY_S = 1.0
+# Words for made-up stories: random draws share no 5-word shingle, so no two are near-duplicates.
+WORDS = [
+    "Regierung",
+    "Bericht",
+    "Stadt",
+    "Land",
+    "Markt",
+    "Preis",
+    "Wahl",
+    "Gericht",
+    "Urteil",
+    "Polizei",
+    "Schule",
+    "Klima",
+    "Energie",
+    "Bahn",
+    "Hafen",
+    "Rat",
+    "Minister",
+    "Kanzlerin",
+    "Partei",
+    "Verband",
+    "Firma",
+    "Werk",
+    "Strom",
+    "Gas",
+    "Wasser",
+    "Brücke",
+    "Straße",
+    "Hilfe",
+    "Plan",
+    "Gesetz",
+    "Streit",
+    "Einigung",
+    "Zahl",
+    "Woche",
+    "Monat",
+    "Jahr",
+    "Sommer",
+    "Winter",
+    "Region",
+    "Bund",
+    "Kreis",
+    "Dorf",
+    "Bürger",
+    "Zeit",
+    "neue",
+    "alte",
+    "große",
+    "kleine",
+    "schnelle",
+    "späte",
+    "frühe",
+    "starke",
+    "schwache",
+    "erste",
+    "letzte",
+    "weitere",
+    "hohe",
+    "tiefe",
+    "sagt",
+    "meldet",
+    "plant",
+    "prüft",
+    "fordert",
+    "lehnt",
+    "stimmt",
+    "baut",
+    "öffnet",
+    "schließt",
+    "steigt",
+    "sinkt",
+    "wächst",
+    "fällt",
+    "heute",
+    "gestern",
+    "morgen",
+    "abends",
+    "wieder",
+    "bereits",
+    "noch",
+    "kaum",
+    "fast",
+    "rund",
+    "etwa",
+    "mehr",
+    "weniger",
+    "viele",
+    "wenige",
+]
+
+
+def story(key: str, rng: random.Random) -> dict[str, object]:
+    """A made-up article no other one resembles, with ``key`` as its guid."""
+    paragraphs = [" ".join(rng.choice(WORDS) for _ in range(45)) + "." for _ in range(3)]
+    headline = f"{' '.join(rng.choice(WORDS) for _ in range(6)).capitalize()} ({key})"
+    return {"headline": headline, "body": paragraphs, "guid": f"chaos:{key}", "source": "chaos"}
+
+
+@dataclass
+class Service:
+    name: str
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    supervised: bool = True
+    restarts: int = 0
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module, no shell)
+                [sys.executable, "-m", "services.cli", self.name.split("#")[0]],
+                env=self.env,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.alive:
+            assert self.process is not None
+            self.process.send_signal(signum)
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        if self.process is None:
+            return None
+        self.signal(signal.SIGCONT)  # a stopped process cannot handle SIGTERM
+        self.signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+@dataclass
+class Cluster:
+    workdir: Path
+    settings: dict[str, str] = field(default_factory=dict)
+    replicas: dict[str, int] = field(default_factory=dict)
+    redis: EmbeddedRedis | None = None
+    services: dict[str, Service] = field(default_factory=dict)
+    http_port: int = field(default_factory=free_port)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _supervisor: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def env(self) -> dict[str, str]:
+        assert self.redis is not None
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
+        env.update(
+            NEWSWIRE_REDIS_URL=self.redis.url,
+            NEWSWIRE_HTTP_PORT=str(self.http_port),
+            NEWSWIRE_LOG_FORMAT="json",
+            NEWSWIRE_HEARTBEAT_INTERVAL_S="0.5",
+            NEWSWIRE_CLAIM_IDLE_MS="3000",
+            NEWSWIRE_DELIVERY_CAP="3",
+            NEWSWIRE_POLL_INTERVAL_MS="100",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self.settings)
+        return env
+
+    def start(self) -> Cluster:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.redis = EmbeddedRedis(self.workdir / "redis").start()
+        env = self.env()
+        for name in SERVICES:
+            for replica in range(self.replicas.get(name, 1)):
+                label = name if replica == 0 else f"{name}#{replica}"
+                service = Service(label, env, self.workdir / f"{label.replace('#', '-')}.log")
+                service.start()
+                self.services[label] = service
+        self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
+        self._supervisor.start()
+        return self
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.2):
+            for service in list(self.services.values()):
+                if service.supervised and service.process is not None and service.process.poll() is not None:
+                    time.sleep(RESTART_DELAY_S)
+                    if not self._stopping.is_set():
+                        service.restarts += 1
+                        service.start()
+
+    def client(self) -> redis_py.Redis:
+        assert self.redis is not None
+        return redis_py.Redis.from_url(self.redis.url, socket_timeout=5, socket_connect_timeout=2)
+
+    def wait_ready(self, timeout: float = 90.0) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
+                    return time.monotonic() - started
+            time.sleep(0.25)
+        raise TimeoutError(f"stack not ready after {timeout} s; logs in {self.workdir}")
+
+    def kill(self, label: str) -> None:
+        """``kill -9``; the supervisor restarts it after RESTART_DELAY_S."""
+        self.services[label].signal(signal.SIGKILL)
+
+    def stop(self) -> dict[str, int | None]:
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(5)
+        codes = {label: service.stop() for label, service in self.services.items()}
+        if self.redis is not None:
+            self.redis.stop()
+        return codes
+
+
+class Subscriber:
+    """Reads ``newswire:topic:all`` with a consumer group, as an outside subscriber would."""
+
+    def __init__(self, cluster: Cluster, ledger: Ledger) -> None:
+        self._cluster = cluster
+        self._ledger = ledger
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="subscriber", daemon=True)
+
+    def start(self) -> Subscriber:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        client: redis_py.Redis | None = None
+        while not self._stopping.is_set():
+            try:
+                if client is None:
+                    client = self._cluster.client()
+                    with contextlib.suppress(redis_py.ResponseError):  # BUSYGROUP: it exists
+                        client.xgroup_create(ALL_STREAM, SUBSCRIBER_GROUP, id="0", mkstream=True)
+                # Own pending first (entries read before an outage cut the answer off), then new ones.
+                for start in ("0", ">"):
+                    answer: Any = client.xreadgroup(
+                        SUBSCRIBER_GROUP, "chaos", {ALL_STREAM: start}, count=500, block=200
+                    )
+                    for _, entries in answer or ():
+                        for entry_id, fields in entries:
+                            self._ledger.received(fields[b"id"].decode(), entry_id.decode())
+                        if entries:
+                            client.xack(ALL_STREAM, SUBSCRIBER_GROUP, *(entry_id for entry_id, _ in entries))
+            except (redis_py.RedisError, OSError):
+                client = None
+                time.sleep(0.2)
+
+
+class Load:
+    """Posts made-up stories to intake from a thread pool and records every answer in the ledger."""
+
+    def __init__(self, cluster: Cluster, ledger: Ledger, *, seed: int = 7, workers: int = 16) -> None:
+        self._cluster = cluster
+        self._ledger = ledger
+        self._rng = random.Random(seed)  # noqa: S311 (made-up text, not cryptography)
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load")
+        self._local = threading.local()
+        self._counter = 0
+
+    def _http(self) -> httpx.Client:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = httpx.Client(timeout=30)
+            self._local.client = client
+        return client
+
+    def next_key(self, prefix: str) -> str:
+        with self._lock:
+            self._counter += 1
+            return f"{prefix}-{self._counter}"
+
+    def submit(self, key: str, item: dict[str, object]) -> int:
+        """POST one item; the HTTP status (0 when there was no answer)."""
+        self._ledger.attempted(key)
+        try:
+            response = self._http().post(
+                f"{self._cluster.base_url}/v1/articles", json=item, headers={"Idempotency-Key": key}
+            )
+        except httpx.HTTPError:
+            self._ledger.answered(key, 0)
+            return 0
+        article_id = response.json().get("id") if response.status_code == 202 else None
+        self._ledger.answered(key, response.status_code, article_id)
+        return response.status_code
+
+    def new_story(self, prefix: str) -> tuple[str, dict[str, object]]:
+        key = self.next_key(prefix)
+        with self._lock:
+            item = story(key, self._rng)
+        return key, item
+
+    def run(self, count: int, seconds: float, prefix: str = "load") -> None:
+        """``count`` new stories spread over ``seconds``, posted concurrently; waits for the answers."""
+        interval = seconds / max(count, 1)
+        started = time.monotonic()
+        futures = []
+        for index in range(count):
+            key, item = self.new_story(prefix)
+            delay = started + index * interval - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(self._pool.submit(self.submit, key, item))
+        for future in futures:
+            future.result()
+
+    def start(self, count: int, seconds: float, prefix: str = "load") -> threading.Thread:
+        thread = threading.Thread(target=self.run, args=(count, seconds, prefix), daemon=True)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
