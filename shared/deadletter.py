@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
@@ -23,6 +24,25 @@ class DeadLetter:
     deliveries: int
     payload: bytes
     failed_at: float
+
+    @staticmethod
+    def decode(fields: Mapping[bytes, bytes]) -> dict[str, Any]:
+        """The fields ``RedisDeadLetters.put`` wrote, typed again (the payload stays bytes)."""
+        text = {key.decode(): value for key, value in fields.items()}
+
+        def string(name: str) -> str:
+            return text.get(name, b"").decode(errors="replace")
+
+        return {
+            "stage": string("stage"),
+            "stream": string("stream"),
+            "entry_id": string("entry_id"),
+            "article_id": string("article_id"),
+            "error": string("error"),
+            "deliveries": int(text.get("deliveries", b"0") or 0),
+            "payload": text.get("payload", b""),
+            "failed_at": float(text.get("failed_at", b"0") or 0),
+        }
 
 
 class DeadLetterSink(Protocol):

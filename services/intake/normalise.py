@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -164,21 +165,28 @@ def _article(submission: Submission, fmt: SourceFormat, **content: object) -> Ar
     return Article.model_validate(facts | content)
 
 
-def from_text_page(text: str, submission: Submission, where: str = "") -> Article:
-    """A page scraped as text (like the seed): headline, body, byline, credit, teasers."""
+@contextmanager
+def _unreadable_page(where: str) -> Iterator[None]:
+    """A page with no article in it is the client's problem: say so, and where."""
     try:
-        page = parse_scraped_page(text)
+        yield
     except UnreadablePageError as error:
         raise InputError(
             "unreadable-article", str(error), [{"pointer": where, "message": str(error)}]
         ) from error
+
+
+def from_text_page(text: str, submission: Submission, where: str = "") -> Article:
+    """A page scraped as text (like the seed): headline, body, byline, credit, teasers."""
+    with _unreadable_page(where):
+        page = parse_scraped_page(text)
     return _article(
         submission,
         "text",
         headline=page.headline,
         body=page.body_paragraphs,
         site_name=page.site,
-        authors=(page.by,) if page.by else (),
+        authors=page.authors,
         outlet_code=page.outlet_code,
         agency=page.agency,
         image_credit=page.image_credit,
@@ -188,12 +196,8 @@ def from_text_page(text: str, submission: Submission, where: str = "") -> Articl
 
 def from_html_page(html: str | bytes, submission: Submission, where: str = "") -> Article:
     """An HTML page: main text and what the page declares about itself."""
-    try:
+    with _unreadable_page(where):
         page = extract_html(html, url=submission.url)
-    except UnreadablePageError as error:
-        raise InputError(
-            "unreadable-article", str(error), [{"pointer": where, "message": str(error)}]
-        ) from error
     return _article(
         submission,
         "html",

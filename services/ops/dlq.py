@@ -20,6 +20,7 @@ import structlog
 from rich.console import Console
 from rich.table import Table
 
+from shared.deadletter import DeadLetter
 from shared.health import CONSUMER_SERVICES
 from shared.messages import dead_letter_stream
 from shared.stage import ARTICLE_ID_HEADER
@@ -31,33 +32,16 @@ log = structlog.stdlib.get_logger("newswire.dlq")
 
 
 @dataclass(frozen=True)
-class StoredLetter:
+class StoredLetter(DeadLetter):
     """A dead letter as stored, with its id in the dead-letter stream."""
 
-    dlq_id: str
-    stage: str
-    stream: str
-    entry_id: str
-    article_id: str
-    error: str
-    deliveries: int
-    payload: bytes
-    failed_at: float
+    dlq_id: str = ""
 
     @classmethod
     def from_entry(cls, dlq_id: Any, fields: Any) -> StoredLetter:
         """From one XRANGE entry (redis-py types it loosely: bytes keys and values here)."""
-        text: dict[str, bytes] = {key.decode(): value for key, value in fields.items()}
         return cls(
-            dlq_id=dlq_id.decode() if isinstance(dlq_id, bytes) else dlq_id,
-            stage=text.get("stage", b"").decode(),
-            stream=text.get("stream", b"").decode(),
-            entry_id=text.get("entry_id", b"").decode(),
-            article_id=text.get("article_id", b"").decode(),
-            error=text.get("error", b"").decode(errors="replace"),
-            deliveries=int(text.get("deliveries", b"0") or 0),
-            payload=text.get("payload", b""),
-            failed_at=float(text.get("failed_at", b"0") or 0),
+            dlq_id=dlq_id.decode() if isinstance(dlq_id, bytes) else dlq_id, **DeadLetter.decode(fields)
         )
 
     def summary(self) -> dict[str, Any]:
