@@ -61,6 +61,18 @@ def _list_topics(kind: str | None, search: str | None, out: TextIO) -> int:
     return 0
 
 
+def _story(ref: str, json_output: bool, settings: Settings) -> int:
+    from services.ops.runstate import resolve_redis_url
+    from services.ops.story import run_story
+
+    try:
+        redis_url = resolve_redis_url(settings)
+    except RuntimeError as error:
+        print(f"newswire story: {error}", file=sys.stderr)
+        return 2
+    return run_story(redis_url, ref, json_output=json_output, out=sys.stdout, err=sys.stderr)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newswire", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     topics = commands.add_parser("topics", help="list the topic slugs subscribers can follow")
     topics.add_argument("--kind", choices=("topic", "person", "org", "place"), help="only this kind")
     topics.add_argument("--search", help="only slugs or descriptions containing this text")
+    story = commands.add_parser("story", help="list the articles of a story with their sources and verdicts")
+    story.add_argument("id", help="a story id or the id of any article in the story")
+    story.add_argument("--json", action="store_true", help="one JSON document for scripts")
     ops.add_commands(commands)
     replay.add_parser(commands)
     return parser
@@ -96,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_process(args.paths, settings, sys.stdin.buffer, sys.stdout)
     if service == "topics":
         return _list_topics(args.kind, args.search, sys.stdout)
+    if service == "story":
+        return _story(args.id, args.json, settings)
     if service == "replay":
         return replay.run_replay(args, settings)
     if service in ops.COMMANDS:

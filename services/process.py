@@ -15,8 +15,9 @@ from typing import IO, Any
 
 import structlog
 
-from services.dedup.index import InMemoryExactIndex
-from services.dedup.service import deduplicate
+from services.dedup.near import InMemoryNearIndex, InMemorySentenceFrequency, NearDuplicateDetector
+from services.dedup.stories import InMemoryStoryStore
+from services.dedup.verdict import Deduplicator
 from services.intake.normalise import InputError, InputKind, read_input
 from services.tagger.service import build_tagger, tag_received
 from services.tagger.tagging import Tagger
@@ -83,7 +84,15 @@ def rejected(item: InputItem, error: Exception | str) -> dict[str, Any]:
     }
 
 
-async def process_item(item: InputItem, tagger: Tagger, index: InMemoryExactIndex) -> dict[str, Any]:
+def in_memory_deduplicator(window_seconds: float) -> Deduplicator:
+    """The dedup service's detector and story store, in this process's memory."""
+    detector = NearDuplicateDetector(
+        InMemoryNearIndex(window_seconds), InMemorySentenceFrequency(window_seconds)
+    )
+    return Deduplicator(detector, InMemoryStoryStore(window_seconds))
+
+
+async def process_item(item: InputItem, tagger: Tagger, deduplicator: Deduplicator) -> dict[str, Any]:
     if item.kind is None:
         return rejected(item, item.error or "unreadable")
     try:
@@ -91,7 +100,7 @@ async def process_item(item: InputItem, tagger: Tagger, index: InMemoryExactInde
     except InputError as error:
         return rejected(item, error)
     tagged = tag_received(ArticleReceived(article=article), tagger)
-    judged = await deduplicate(tagged, index)
+    judged = await deduplicator.judge(tagged)
     return {
         "id": article.id,
         "status": judged.verdict.status,
@@ -103,11 +112,11 @@ async def process_item(item: InputItem, tagger: Tagger, index: InMemoryExactInde
     }
 
 
-async def process_all(items: Iterator[InputItem], tagger: Tagger, out: IO[str]) -> int:
-    index = InMemoryExactIndex()
+async def process_all(items: Iterator[InputItem], tagger: Tagger, out: IO[str], window_seconds: float) -> int:
+    deduplicator = in_memory_deduplicator(window_seconds)
     count = 0
     for item in items:
-        line = await process_item(item, tagger, index)
+        line = await process_item(item, tagger, deduplicator)
         out.write(json.dumps(line, ensure_ascii=False) + "\n")
         out.flush()
         count += 1
@@ -116,6 +125,7 @@ async def process_all(items: Iterator[InputItem], tagger: Tagger, out: IO[str]) 
 
 def run_process(paths: Sequence[str], settings: Settings, stdin: IO[bytes], stdout: IO[str]) -> int:
     tagger = build_tagger(settings)
-    count = asyncio.run(process_all(read_items(paths, stdin), tagger, stdout))
+    window = settings.dedup_window_hours * 3600
+    count = asyncio.run(process_all(read_items(paths, stdin), tagger, stdout, window))
     log.info("process.finished", items=count)
     return 0

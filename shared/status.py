@@ -3,6 +3,12 @@
 Stages run concurrently, so a slow stage's write may land after a faster later stage's.
 Each status therefore has a rank, and a write only moves the record forward: the timestamp
 of every stage is always kept, the status and document only when the rank is not lower.
+
+An article id can come again as a new version (same guid, changed content). A write that names
+its version compares (version, rank): a newer version moves the record forward whatever the old
+version reached, and starts its facts afresh (the old version's fields go, the history stays);
+an older version's write only adds to the history. A write without a version (``None``) is
+about whatever version the record holds and compares ranks only.
 """
 
 from __future__ import annotations
@@ -41,6 +47,13 @@ class StatusUpdate:
     rank: int
     document: dict[str, Any] | None = None
     fields: dict[str, str] = field(default_factory=dict)
+    version: int | None = None
+
+    def supersedes(self, rank: int, version: int) -> bool:
+        """Whether this update replaces a record at ``rank`` of ``version``."""
+        if self.version is not None and self.version != version:
+            return self.version > version
+        return self.rank >= rank
 
     @classmethod
     def reached(cls, article_id: str, status: str, **kwargs: Any) -> StatusUpdate:
@@ -78,6 +91,8 @@ class StatusStore(Protocol):
 
 def _flatten(update: StatusUpdate) -> dict[str, str]:
     values = dict(update.fields)
+    if update.version is not None:
+        values["version"] = str(update.version)
     if update.document is not None:
         values["document"] = json.dumps(update.document, ensure_ascii=False)
     return values
@@ -103,7 +118,11 @@ class InMemoryStatusStore:
     async def record(self, update: StatusUpdate) -> None:
         raw = self.records.setdefault(update.article_id, {})
         raw[f"at:{update.status}"] = repr(time.time())
-        if update.rank >= int(raw.get("rank", "0")):
+        version = int(raw.get("version", "1"))
+        if update.supersedes(int(raw.get("rank", "0")), version):
+            if update.version is not None and update.version > version:
+                for key in [key for key in raw if not key.startswith("at:")]:
+                    del raw[key]
             raw.update(rank=str(update.rank), status=update.status, **_flatten(update))
 
     async def get(self, article_id: str) -> ArticleStatus | None:
@@ -111,13 +130,23 @@ class InMemoryStatusStore:
         return _status_from(article_id, raw) if raw else None
 
 
-# KEYS[1] the article; ARGV: rank, ttl ms, status, now, then field/value pairs.
+# KEYS[1] the article; ARGV: rank, ttl ms, status, now, version (0: none), then field/value pairs.
 _RECORD_SCRIPT = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'rank') or '0')
+local current_version = tonumber(redis.call('HGET', KEYS[1], 'version') or '1')
+local version = tonumber(ARGV[5])
 redis.call('HSET', KEYS[1], 'at:' .. ARGV[3], ARGV[4])
-if tonumber(ARGV[1]) >= current then
+local newer = version > current_version
+local same = version == 0 or version == current_version
+if newer or (same and tonumber(ARGV[1]) >= current) then
+  if newer then
+    -- A new version starts its facts afresh; the history of timestamps stays.
+    for _, key in ipairs(redis.call('HKEYS', KEYS[1])) do
+      if string.sub(key, 1, 3) ~= 'at:' then redis.call('HDEL', KEYS[1], key) end
+    end
+  end
   redis.call('HSET', KEYS[1], 'rank', ARGV[1], 'status', ARGV[3])
-  for i = 5, #ARGV, 2 do
+  for i = 6, #ARGV, 2 do
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   end
 end
@@ -140,7 +169,8 @@ class RedisStatusStore:
 
     async def record(self, update: StatusUpdate) -> None:
         pairs = [item for pair in _flatten(update).items() for item in pair]
-        args: list[str | int] = [update.rank, self._ttl_ms, update.status, repr(time.time()), *pairs]
+        version = update.version or 0
+        args: list[str | int] = [update.rank, self._ttl_ms, update.status, repr(time.time()), version, *pairs]
         await self._record(keys=[article_key(update.article_id)], args=args)
 
     async def get(self, article_id: str) -> ArticleStatus | None:

@@ -260,6 +260,11 @@ class InMemorySentenceFrequency:
         return [await self.observe(source, keys, now=now) for source, keys in items]
 
 
+def outlet_of(article: Article) -> str | None:
+    """Who published the article: its site name, else its source, else its outlet code."""
+    return article.site_name or article.source or article.outlet_code
+
+
 class NearDuplicateDetector:
     """Learnt boilerplate + fingerprint + index: what the dedup stage calls per article."""
 
@@ -309,8 +314,9 @@ class NearDuplicateDetector:
         boilerplate = self.boilerplate
         if article.related:
             boilerplate = boilerplate | teaser_boilerplate(article.related)
-        source = article.site_name or article.source or article.outlet_code
-        fp = await self.fingerprint(article.headline, article.body, source, boilerplate=boilerplate, now=now)
+        fp = await self.fingerprint(
+            article.headline, article.body, outlet_of(article), boilerplate=boilerplate, now=now
+        )
         return await self.index.check_and_insert(article.id, fp, now=now)
 
     async def check_many(

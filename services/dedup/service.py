@@ -1,12 +1,21 @@
-"""The dedup service: ``articles.tagged`` -> verdict -> ``articles.unique`` or ``articles.duplicates``."""
+"""The dedup service: ``articles.tagged`` -> verdict -> ``articles.unique`` or ``articles.duplicates``.
+
+The near-duplicate index, the per-outlet sentence counts and the story store live in Redis, shared
+by every replica; the index's check-and-insert is atomic, so two replicas never both call copies
+of one story unique. Unique articles and updates go on to the pusher; duplicates go to audit.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import redis.asyncio as aioredis
 from faststream import FastStream
 
-from services.dedup.index import ExactIndex, RedisExactIndex, content_hash, judge
+from services.dedup.near import NearDuplicateDetector
+from services.dedup.redis_near import RedisLayout, RedisNearIndex, RedisSentenceFrequency
+from services.dedup.stories import RedisStoryStore, StoryStore
+from services.dedup.verdict import Deduplicator
 from shared.messages import (
     ARTICLES_DUPLICATES,
     ARTICLES_TAGGED,
@@ -22,14 +31,8 @@ from shared.status import StatusUpdate
 SERVICE = "dedup"
 
 
-async def deduplicate(event: ArticleTagged, index: ExactIndex) -> ArticleDeduplicated:
-    """Claim the article's content in the index and judge it by who holds it."""
-    first_id = await index.claim(content_hash(event.article), event.article.id)
-    verdict = judge(event.article.id, first_id)
-    return ArticleDeduplicated(article=event.article, tags=event.tags, verdict=verdict)
-
-
 def result_for(judged: ArticleDeduplicated) -> StageResult:
+    """Where a judged article goes, and what its status record says."""
     article, verdict = judged.article, judged.verdict
     stream = ARTICLES_DUPLICATES if verdict.status == "duplicate" else ARTICLES_UNIQUE
     fields = {"verdict": verdict.status, "story_id": verdict.story_id}
@@ -38,22 +41,39 @@ def result_for(judged: ArticleDeduplicated) -> StageResult:
     document = to_ninjs(article, judged.tags, verdict)
     return StageResult(
         outputs=(Output(stream, judged, article.id),),
-        status=StatusUpdate.reached(article.id, verdict.status, document=document, fields=fields),
+        status=StatusUpdate.reached(
+            article.id, verdict.status, document=document, fields=fields, version=article.version
+        ),
         outcome=verdict.status,
-        log={"story_id": verdict.story_id, "duplicate_of": verdict.duplicate_of},
+        log={"story_id": verdict.story_id, "duplicate_of": verdict.duplicate_of, "version": article.version},
     )
 
 
+def redis_detector(client: aioredis.Redis, window_seconds: int) -> NearDuplicateDetector:
+    """The detector on a shared Redis: index and per-outlet sentence counts over one window."""
+    layout = RedisLayout(window_seconds=window_seconds)
+    return NearDuplicateDetector(RedisNearIndex(client, layout), RedisSentenceFrequency(client, layout))
+
+
 def create_app(
-    settings: Settings | None = None, *, index: ExactIndex | None = None, **parts: Any
+    settings: Settings | None = None,
+    *,
+    detector: NearDuplicateDetector | None = None,
+    stories: StoryStore | None = None,
+    **parts: Any,
 ) -> FastStream:
-    """Composition root; ``parts`` override the runtime's broker, Redis client or stores."""
+    """Composition root; ``detector``/``stories`` replace the Redis ones (tests), ``parts`` override
+    the runtime's broker, Redis client or stores."""
     settings = settings or Settings()
     runtime = ConsumerRuntime(SERVICE, settings, **parts)
-    chosen = index or RedisExactIndex(runtime.redis, settings.dedup_window_hours * 3600)
+    window = int(settings.dedup_window_hours * 3600)
+    deduplicator = Deduplicator(
+        detector or redis_detector(runtime.redis, window),
+        stories or RedisStoryStore(runtime.redis, window),
+    )
 
     async def on_tagged(event: ArticleTagged) -> StageResult:
-        return result_for(await deduplicate(event, chosen))
+        return result_for(await deduplicator.judge(event))
 
     runtime.stage(ARTICLES_TAGGED, ArticleTagged, on_tagged, outputs=(ARTICLES_UNIQUE, ARTICLES_DUPLICATES))
     return runtime.app()

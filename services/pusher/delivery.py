@@ -1,9 +1,10 @@
-"""Writing to subscriber streams exactly once per article, however often a message is retried.
+"""Writing to subscriber streams exactly once per article version, however often a message is retried.
 
-A marker per article and all of the article's stream entries (topic streams and the streams of
+A marker per (article id, version) and all of the article's stream entries (topic streams and the streams of
 every subscription it matched) are written in one Lua script: either the marker is new and every
 entry is added, or the marker exists and nothing is. So a retried message adds nothing, even if
-the subscriptions changed in between. An entry for a subscription deleted meanwhile is skipped
+the subscriptions changed in between, while a new version of the article (an update) is
+delivered once in its turn. An entry for a subscription deleted meanwhile is skipped
 (its stream is not re-created). Subscriber streams are trimmed by age (MINID), never by count,
 so a slow reader loses nothing younger than the window.
 """
@@ -23,9 +24,14 @@ from shared.subscriptions import SUBSCRIPTIONS_KEY
 DELIVERED_KEY_PREFIX = "newswire:delivered:"
 
 
+def delivery_marker(article_id: str, version: int = 1) -> str:
+    """The key that says this version of the article was delivered."""
+    return f"{DELIVERED_KEY_PREFIX}{article_id}:{version}"
+
+
 class SubscriberStreams(Protocol):
-    async def deliver_once(self, article_id: str, entries: Sequence[StreamEntry]) -> bool:
-        """Add the entries unless this article was delivered before; True when added now."""
+    async def deliver_once(self, article_id: str, entries: Sequence[StreamEntry], version: int = 1) -> bool:
+        """Add the entries unless this version of the article was delivered before; True when added now."""
         ...
 
 
@@ -34,10 +40,11 @@ class InMemorySubscriberStreams:
         self.streams: dict[str, list[dict[str, str]]] = {}
         self.delivered: set[str] = set()
 
-    async def deliver_once(self, article_id: str, entries: Sequence[StreamEntry]) -> bool:
-        if article_id in self.delivered:
+    async def deliver_once(self, article_id: str, entries: Sequence[StreamEntry], version: int = 1) -> bool:
+        marker = delivery_marker(article_id, version)
+        if marker in self.delivered:
             return False
-        self.delivered.add(article_id)
+        self.delivered.add(marker)
         for entry in entries:
             self.streams.setdefault(entry.stream, []).append(dict(entry.fields))
         return True
@@ -79,7 +86,7 @@ class RedisSubscriberStreams:
         self._marker_seconds = int(marker_seconds)
         self._deliver = client.register_script(_DELIVER_SCRIPT)
 
-    async def deliver_once(self, article_id: str, entries: Sequence[StreamEntry]) -> bool:
+    async def deliver_once(self, article_id: str, entries: Sequence[StreamEntry], version: int = 1) -> bool:
         if not entries:
             return False
         width = len(entries[0].fields)
@@ -90,6 +97,6 @@ class RedisSubscriberStreams:
         for entry in entries:
             values.append(_guard(entry.stream))
             values.extend(item for field in entry.fields.items() for item in field)
-        keys = [DELIVERED_KEY_PREFIX + article_id, SUBSCRIPTIONS_KEY, *(entry.stream for entry in entries)]
+        keys = [delivery_marker(article_id, version), SUBSCRIPTIONS_KEY, *(entry.stream for entry in entries)]
         added = await self._deliver(keys=keys, args=[self._marker_seconds, min_id, width, *values])
         return bool(added)

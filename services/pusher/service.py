@@ -28,13 +28,16 @@ async def push(
     document = article_json(judged)
     matched = tuple(matching_subscriptions(await catalog.current(), judged)) if catalog else ()
     entries = (*topic_entries(judged, document), *subscription_entries(judged, matched, document))
-    added = await streams.deliver_once(judged.article.id, entries)
+    article = judged.article
+    added = await streams.deliver_once(article.id, entries, version=article.version)
     topics = [
         entry.fields["topic"] for entry in entries if not entry.stream.startswith(SUBSCRIPTION_STREAM_PREFIX)
     ]
     names = [sub.name for sub in matched]
     return StageResult(
-        status=StatusUpdate.reached(judged.article.id, "delivered", fields={"topics": ",".join(topics)}),
+        status=StatusUpdate.reached(
+            article.id, "delivered", fields={"topics": ",".join(topics)}, version=article.version
+        ),
         outcome="delivered" if added else "already_delivered",
         log={"topics": topics, "subscriptions": names},
     )

@@ -14,7 +14,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.dedup import service as dedup_service
-from services.dedup.index import InMemoryExactIndex
 from services.ops import dlq
 from shared.deadletter import DeadLetter, RedisDeadLetters
 from shared.messages import ARTICLES_TAGGED, ARTICLES_UNIQUE, ArticleTagged, dead_letter_stream
@@ -53,7 +52,7 @@ async def test_replayed_letter_is_processed_by_the_stage_and_removed(
     stage decodes and processes it (articles.unique grows by one) and the dead letter is gone."""
     await _letter(redis_client, "lazarus")
     settings = Settings(redis_url=redis_url, poll_interval_ms=50)
-    app = dedup_service.create_app(settings, index=InMemoryExactIndex())
+    app = dedup_service.create_app(settings)
     async with asyncio.timeout(90):  # a hang fails here with a traceback instead of stalling the suite
         await app.start()
         try:

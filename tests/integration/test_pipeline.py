@@ -84,6 +84,59 @@ def test_seed_page_is_delivered_once_and_its_repost_is_a_duplicate(stack: Stack,
     assert len(audit) == 1
 
 
+def _near_copy(page: str) -> str:
+    """The republished page under a third outlet and byline, two words changed, its body cut to 70 %."""
+    page = page.replace("Rheinischer Kurier", "Märkische Abendpost").replace(
+        "(K.Lindqvist--RHK)", "(P.Novak--MAP)"
+    )
+    page = page.replace("eingetroffen", "angekommen", 1).replace("am Mittwoch", "am Dienstag", 1)
+    lines = page.split("\n")
+    byline = lines.index("(P.Novak--MAP)")
+    body = [n for n, line in enumerate(lines[:byline]) if len(line) > 120]
+    budget = 0.7 * sum(len(lines[n]) for n in body)
+    kept = 0
+    for n in body:
+        kept += len(lines[n])
+        if kept > budget:
+            lines[n] = ""
+    return "\n".join(lines)
+
+
+def _ninjs_story(document: dict) -> str:
+    (story,) = [alt["value"] for alt in document["altIds"] if alt["role"] == "newswire-story"]
+    return story
+
+
+def test_republished_and_cut_copies_of_the_seed_are_duplicates_of_its_story(
+    stack: Stack, client: redis.Redis
+) -> None:
+    """The seed page, its republication under another outlet, byline and teaser block, and a near
+    copy of that (a third outlet, two words changed, cut to 70 %): both copies are duplicates of the
+    story's first article, carry its story id (status and ninjs) and are never delivered."""
+    headers = {"content-type": "text/plain; charset=utf-8"}
+    seed_page = (SAMPLES / "01_seed_deutsche_tageszeitung.txt").read_text(encoding="utf-8")
+    republished = (SAMPLES / "02_seed_republished_rheinischer_kurier.txt").read_text(encoding="utf-8")
+    near = _near_copy(republished)
+    assert "angekommen" in near and len(near) < 0.9 * len(republished)
+    seed_id = httpx.post(f"{stack.base_url}/v1/articles", content=seed_page.encode(), headers=headers).json()[
+        "id"
+    ]
+    # The seed may already be a duplicate of an earlier test's post: its story's first article counts.
+    story_id = _wait_for_status(stack, seed_id, {"duplicate", "delivered"})["story_id"]
+    for page in (republished, near):
+        response = httpx.post(f"{stack.base_url}/v1/articles", content=page.encode(), headers=headers)
+        assert response.status_code == 202, response.text
+        copy_id = response.json()["id"]
+        judged = _wait_for_status(stack, copy_id, {"unique", "update", "duplicate", "delivered"})
+        assert (judged["status"], judged["duplicate_of"], judged["story_id"]) == (
+            "duplicate",
+            story_id,
+            story_id,
+        )
+        assert _ninjs_story(judged["article"]) == story_id
+        assert _entries_for(client, ALL, copy_id) == []
+
+
 def test_malformed_json_gets_a_problem_and_touches_no_stream(stack: Stack, client: redis.Redis) -> None:
     """A malformed JSON body answers 4xx problem+json and no stage stream grows."""
     before = {stream: client.xlen(stream) for stream in STAGE_STREAMS}

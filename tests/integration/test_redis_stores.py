@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import redis.asyncio as aioredis
 
-from services.dedup.index import RedisExactIndex
+from services.dedup.stories import RedisStoryStore, StoryMember
 from services.pusher.delivery import RedisSubscriberStreams
 from services.pusher.routing import StreamEntry
 from shared.status import RedisStatusStore, StatusUpdate
@@ -28,16 +26,46 @@ async def test_status_record_moves_forward_only(redis_client: aioredis.Redis) ->
     assert 0 < await redis_client.ttl("newswire:article:a1") <= 60
 
 
-async def test_exact_index_has_one_winner_under_concurrent_claims(redis_client: aioredis.Redis) -> None:
-    """Fifty concurrent claims of one hash: exactly one article holds it, all agree which."""
-    index = RedisExactIndex(redis_client, window_seconds=3600)
-    holders = await asyncio.gather(*(index.claim("samehash", f"article-{n}") for n in range(50)))
-    assert len(set(holders)) == 1
-    assert await redis_client.ttl("newswire:dedup:exact:samehash") > 3500
+async def test_new_version_moves_a_delivered_record_forward(redis_client: aioredis.Redis) -> None:
+    """Version 2 reaching 'update' replaces version 1's 'delivered' record and drops its facts;
+    a late write of version 1 only adds to the history."""
+    store = RedisStatusStore(redis_client, ttl_seconds=60)
+    await store.record(StatusUpdate.reached("a1", "duplicate", fields={"duplicate_of": "a0"}, version=1))
+    await store.record(StatusUpdate.reached("a1", "delivered", version=1))
+    await store.record(StatusUpdate.reached("a1", "update", fields={"story_id": "a0"}, version=2))
+    await store.record(StatusUpdate.reached("a1", "delivered", fields={"topics": "all"}, version=1))
+    found = await store.get("a1")
+    assert found is not None
+    assert (found.status, found.fields) == ("update", {"story_id": "a0", "version": "2"})
+    await store.record(StatusUpdate.reached("a1", "delivered", version=2))
+    assert (await store.get("a1")).status == "delivered"  # type: ignore[union-attr]  # recorded above
 
 
-async def test_delivery_happens_once_per_article(redis_client: aioredis.Redis) -> None:
-    """A retried delivery of the same article adds nothing to the subscriber streams."""
+async def test_story_store_keeps_members_in_order_with_the_window_as_ttl(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Members come back in the order judged; a redelivered member keeps its first record; the
+    story and the article's pointer expire with the window."""
+    stories = RedisStoryStore(redis_client, window_seconds=3600)
+    await stories.add("s1", StoryMember("s1", 1, "Outlet A", "unique", 100.0))
+    await stories.add("s1", StoryMember("c2", 1, "Outlet B", "duplicate", 101.0))
+    await stories.add("s1", StoryMember("c2", 1, "Outlet B", "duplicate", 105.0))
+    await stories.add("s1", StoryMember("s1", 2, "Outlet A", "update", 102.0))
+    members = await stories.members("s1")
+    assert [(m.article_id, m.version, m.source, m.verdict, m.at) for m in members] == [
+        ("s1", 1, "Outlet A", "unique", 100.0),
+        ("c2", 1, "Outlet B", "duplicate", 101.0),
+        ("s1", 2, "Outlet A", "update", 102.0),
+    ]
+    assert await stories.story_of("c2") == "s1"
+    assert await stories.story_of("nobody") is None
+    assert 3500 < await redis_client.ttl("newswire:story:s1") <= 3600
+    assert 3500 < await redis_client.ttl("newswire:story-of:c2") <= 3600
+
+
+async def test_delivery_happens_once_per_article_version(redis_client: aioredis.Redis) -> None:
+    """A retried delivery of the same article version adds nothing to the subscriber streams;
+    version 2 of the article is delivered once in its turn."""
     streams = RedisSubscriberStreams(redis_client, retention_seconds=3600, marker_seconds=3600)
     entries = [
         StreamEntry("newswire:topic:all", {"id": "a1", "event": "e", "topic": "all", "article": "{}"}),
@@ -45,10 +73,14 @@ async def test_delivery_happens_once_per_article(redis_client: aioredis.Redis) -
     ]
     assert await streams.deliver_once("a1", entries) is True
     assert await streams.deliver_once("a1", entries) is False
+    assert await streams.deliver_once("a1", entries, version=1) is False
     assert await redis_client.xlen("newswire:topic:all") == 1
     assert await redis_client.xlen("newswire:topic:x") == 1
     ((_, fields),) = await redis_client.xrange("newswire:topic:x")
     assert fields == {b"id": b"a1", b"event": b"e", b"topic": b"x", b"article": b"{}"}
+    assert await streams.deliver_once("a1", entries, version=2) is True
+    assert await streams.deliver_once("a1", entries, version=2) is False
+    assert await redis_client.xlen("newswire:topic:all") == 2
 
 
 async def test_subscriber_streams_are_trimmed_by_age_not_count(redis_client: aioredis.Redis) -> None:

@@ -11,16 +11,18 @@ import redis.asyncio as aioredis
 from faststream.redis import RedisBroker
 
 from services.dedup import service as dedup_service
-from services.dedup.index import InMemoryExactIndex
+from services.dedup.fingerprint import Fingerprint
+from services.dedup.near import InMemoryNearIndex, Match, NearDuplicateDetector
 from shared.messages import ARTICLES_TAGGED, ARTICLES_UNIQUE, ArticleTagged, dead_letter_stream
 from shared.settings import Settings
 from shared.stage import ARTICLE_ID_HEADER
 from tests import factories
+from tests.story_texts import story_article
 
 pytestmark = pytest.mark.integration
 
 
-class PoisonAwareIndex(InMemoryExactIndex):
+class PoisonAwareIndex(InMemoryNearIndex):
     """A real in-memory index that raises for one article, as a bug triggered by bad data would."""
 
     def __init__(self, poison: str) -> None:
@@ -28,22 +30,28 @@ class PoisonAwareIndex(InMemoryExactIndex):
         self.poison = poison
         self.attempts = 0
 
-    async def claim(self, content_key: str, article_id: str) -> str:
+    async def check_and_insert(
+        self, article_id: str, fp: Fingerprint, *, now: float | None = None
+    ) -> Match | None:
         if article_id == self.poison:
             self.attempts += 1
             raise ValueError(f"cannot index {article_id}")
-        return await super().claim(content_key, article_id)
+        return await super().check_and_insert(article_id, fp, now=now)
+
+
+def _in_memory() -> NearDuplicateDetector:
+    return NearDuplicateDetector(InMemoryNearIndex())
 
 
 def _settings(redis_url: str) -> Settings:
-    return Settings(redis_url=redis_url, claim_idle_ms=300, delivery_cap=3, poll_interval_ms=50)
+    return Settings(redis_url=redis_url, claim_idle_ms=1000, delivery_cap=3, poll_interval_ms=50)
 
 
-async def _publish_raw(client: aioredis.Redis, article_id: str, headline: str) -> None:
+async def _publish_raw(client: aioredis.Redis, article_id: str, story: int) -> None:
     """Publish the way the tagger does: a FastStream publisher on the stage stream."""
     async with RedisBroker(_url(client)) as broker:
         await broker.publish(
-            ArticleTagged(article=factories.article(article_id, headline=headline), tags=factories.tags()),
+            ArticleTagged(article=story_article(article_id, story), tags=factories.tags()),
             stream=ARTICLES_TAGGED,
             headers={ARTICLE_ID_HEADER: article_id},
         )
@@ -65,8 +73,8 @@ async def _wait(predicate: Callable[[], Awaitable[bool]], within: float = 10.0) 
 
 async def test_backlog_published_before_first_start_is_processed(redis_client: aioredis.Redis) -> None:
     """Entries written before the group existed are read: the group is created at 0, not $."""
-    await _publish_raw(redis_client, "early", "Published before any dedup ran")
-    app = dedup_service.create_app(_settings(_url(redis_client)), index=InMemoryExactIndex())
+    await _publish_raw(redis_client, "early", 1)
+    app = dedup_service.create_app(_settings(_url(redis_client)), detector=_in_memory())
     await app.start()
     try:
         await _wait(lambda: _xlen(redis_client, ARTICLES_UNIQUE, 1))
@@ -84,12 +92,12 @@ async def test_poison_message_is_dead_lettered_after_the_cap_and_others_flow(
     """A message whose handling raises is retried by the claimer up to the cap, then dead-lettered
     with its error, while the articles around it are processed."""
     index = PoisonAwareIndex(poison="poison")
-    app = dedup_service.create_app(_settings(_url(redis_client)), index=index)
+    app = dedup_service.create_app(_settings(_url(redis_client)), detector=NearDuplicateDetector(index))
     await app.start()
     try:
-        await _publish_raw(redis_client, "before", "A good article before")
-        await _publish_raw(redis_client, "poison", "An article that makes the stage raise")
-        await _publish_raw(redis_client, "after", "A good article after")
+        await _publish_raw(redis_client, "before", 1)
+        await _publish_raw(redis_client, "poison", 2)
+        await _publish_raw(redis_client, "after", 3)
         await _wait(lambda: _xlen(redis_client, dead_letter_stream("dedup"), 1), within=15)
     finally:
         await app.stop()
@@ -108,10 +116,10 @@ async def test_entry_left_pending_by_a_dead_replica_is_claimed_and_processed_onc
 ) -> None:
     """An entry read by a replica that then died is taken over after the idle time and handled once."""
     await redis_client.xgroup_create(ARTICLES_TAGGED, "dedup", id="0", mkstream=True)
-    await _publish_raw(redis_client, "orphan", "Read by a replica that died")
+    await _publish_raw(redis_client, "orphan", 1)
     # The dead replica: read it under its own consumer name and never acknowledge.
     await redis_client.xreadgroup("dedup", "dedup-dead-replica", {ARTICLES_TAGGED: ">"}, count=10)
-    app = dedup_service.create_app(_settings(_url(redis_client)), index=InMemoryExactIndex())
+    app = dedup_service.create_app(_settings(_url(redis_client)), detector=_in_memory())
     await app.start()
     try:
         await _wait(lambda: _xlen(redis_client, ARTICLES_UNIQUE, 1))

@@ -17,7 +17,6 @@ import redis.asyncio as aioredis
 from faststream.redis import RedisBroker
 
 from services.dedup import service as dedup_service
-from services.dedup.index import InMemoryExactIndex
 from services.ops.status import collect
 from shared.embedded_redis import free_port
 from shared.health import HeartbeatReporter
@@ -26,6 +25,7 @@ from shared.settings import Settings
 from shared.stage import ARTICLE_ID_HEADER
 from shared.streams import StreamInspector, safe_trim_id
 from tests import factories
+from tests.story_texts import story_article
 
 pytestmark = pytest.mark.integration
 
@@ -121,15 +121,13 @@ async def test_consumer_serves_metrics_counts_messages_and_trims_what_is_done(
         redis_url=redis_url, metrics_port=port - 2, poll_interval_ms=50, stats_interval_s=0.1,
         stage_retention_hours=0, trim_interval_s=0.2,
     )  # fmt: skip
-    app = dedup_service.create_app(settings, index=InMemoryExactIndex())
+    app = dedup_service.create_app(settings)
     async with asyncio.timeout(90):  # a hang fails with a traceback instead of stalling the suite
         await app.start()
         try:
             async with RedisBroker(redis_url) as broker:
                 for n in range(3):
-                    event = ArticleTagged(
-                        article=factories.article(f"m{n}", headline=f"Story {n}"), tags=factories.tags()
-                    )
+                    event = ArticleTagged(article=story_article(f"m{n}", n), tags=factories.tags())
                     await broker.publish(event, stream=ARTICLES_TAGGED, headers={ARTICLE_ID_HEADER: f"m{n}"})
             text = ""
             for _ in range(100):

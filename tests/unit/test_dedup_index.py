@@ -1,42 +1,49 @@
-"""Exact duplicates: the content hash and the verdict."""
+"""Exact duplicates through the near-duplicate detector: the content hash path and the verdict."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.dedup.index import InMemoryExactIndex, content_hash, judge
+from services.dedup.near import InMemoryNearIndex, NearDuplicateDetector
+from services.dedup.verdict import decide
 from tests import factories
 
 pytestmark = pytest.mark.unit
 
 
-def test_hash_ignores_case_spacing_and_punctuation() -> None:
-    """Re-spaced, re-cased, re-punctuated copies of one text hash the same."""
-    original = factories.article()
+def _detector() -> NearDuplicateDetector:
+    return NearDuplicateDetector(InMemoryNearIndex())
+
+
+async def test_respaced_recased_repunctuated_copy_is_an_exact_match() -> None:
+    """Case, spacing and punctuation do not make a text new: the copy matches the first exactly."""
+    detector = _detector()
+    original = factories.article("a")
     respaced = factories.article(
-        "other",
+        "b",
         headline="  putin WILL bei Besuch in Kasachstan, Beziehungen festigen! ",
         body=tuple(p.replace(" ", "  ") for p in original.body),
     )
-    assert content_hash(original) == content_hash(respaced)
+    assert await detector.check_article(original) is None
+    match = await detector.check_article(respaced)
+    assert match is not None and (match.article_id, match.kind) == ("a", "exact")
 
 
-def test_hash_differs_when_a_word_differs() -> None:
-    """A changed word changes the exact hash."""
-    changed = factories.article(headline="Putin will bei Besuch in Usbekistan Beziehungen festigen")
-    assert content_hash(changed) != content_hash(factories.article())
-
-
-def test_metadata_does_not_change_the_hash() -> None:
-    """Source, authors and teasers are not content: a republication hashes the same."""
+async def test_metadata_does_not_change_the_match() -> None:
+    """Source, authors and teasers are not content: a republication is a duplicate of the first."""
+    detector = _detector()
+    assert await detector.check_article(factories.article("a")) is None
     republished = factories.article("b", source="Other Outlet", authors=("K. Lindqvist",), related=())
-    assert content_hash(republished) == content_hash(factories.article())
+    match = await detector.check_article(republished)
+    verdict = decide(republished, match, head_source="Deutsche Tageszeitung")
+    assert (verdict.status, verdict.duplicate_of, verdict.story_id) == ("duplicate", "a", "a")
 
 
-async def test_first_claimant_is_unique_and_later_ones_duplicates() -> None:
-    """The first article holding a hash wins; the next is its duplicate; a retry still wins."""
-    index = InMemoryExactIndex()
-    assert judge("a", await index.claim("h", "a")).status == "unique"
-    second = judge("b", await index.claim("h", "b"))
-    assert (second.status, second.duplicate_of, second.story_id) == ("duplicate", "a", "a")
-    assert judge("a", await index.claim("h", "a")).status == "unique"
+async def test_first_article_is_unique_and_stays_unique_on_redelivery() -> None:
+    """The first article of a text is unique; its retried message is unique again, a copy is not."""
+    detector = _detector()
+    first = factories.article("a")
+    assert decide(first, await detector.check_article(first)).status == "unique"
+    assert decide(first, await detector.check_article(first)).status == "unique"
+    copy = factories.article("b")
+    assert decide(copy, await detector.check_article(copy)).status == "duplicate"
