@@ -160,9 +160,11 @@ class Stage(Generic[EventT]):
             stage=self.runtime.service, article_id=article_id, entry_id=entry_id
         )
         deliveries = await msg.get_delivery_count() if claimed else 1
-        if claimed and deliveries < 2:
+        if claimed and entry_ids and deliveries < 2:
             # A claim always counts as a delivery, so a count of 1 means no pending entry is left:
             # the reader acknowledged it after our XAUTOCLAIM picked it up. Nothing to do.
+            # (Only real stream entries have ids and a pending list; the in-memory test broker
+            # may hand a message to the claimer, without an id and with a count of 1.)
             log.debug("message.already_acknowledged")
             return
         cap = self.runtime.settings.delivery_cap

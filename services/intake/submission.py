@@ -114,7 +114,9 @@ class Intake:
 
     async def _publish(self, article: Article) -> None:
         await self._sink.submit(ArticleReceived(article=article))
-        await self._status.record(StatusUpdate.reached(article.id, "received", document=to_ninjs(article)))
+        await self._status.record(
+            StatusUpdate.reached(article.id, "received", document=to_ninjs(article), version=article.version)
+        )
 
     async def _abandon(self, key: IdempotencyKey, claim: Claim) -> None:
         # Best effort: if Redis is gone this fails too, and the claim's lease runs out instead.

@@ -36,7 +36,9 @@ def create_app(settings: Settings | None = None, *, tagger: Tagger | None = None
         article, tags = tagged.article, tagged.tags
         return StageResult(
             outputs=(Output(ARTICLES_TAGGED, tagged, article.id),),
-            status=StatusUpdate.reached(article.id, "tagged", document=to_ninjs(article, tags)),
+            status=StatusUpdate.reached(
+                article.id, "tagged", document=to_ninjs(article, tags), version=article.version
+            ),
             outcome="tagged",
             log={"language": tags.language, "topics": list(tags.topics)},
         )

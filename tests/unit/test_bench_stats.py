@@ -1,0 +1,101 @@
+"""The benchmark's arithmetic: percentiles, run summaries, ledger matching, drain rates, markdown."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.report import Target, table, targets_section
+from bench.stats import Arrival, Sent, Summary, drain_rate, entry_millis, match, percentile
+
+pytestmark = pytest.mark.unit
+
+
+def test_percentile_interpolates_between_closest_ranks() -> None:
+    """p50 of an even count is the mean of the middle two; p0/p100 are the extremes; p99 of 1..100
+    lies between the two largest values (numpy's linear method)."""
+    values = [float(v) for v in range(1, 101)]
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5
+    assert percentile(values, 0) == 1.0
+    assert percentile(values, 100) == 100.0
+    assert percentile(values, 99) == pytest.approx(99.01)
+
+
+def test_percentile_of_nothing_is_nan_and_out_of_range_is_an_error() -> None:
+    """No values give NaN (a step with no delivered article); a percentile outside 0..100 is refused."""
+    assert math.isnan(percentile([], 99))
+    with pytest.raises(ValueError, match=r"0\.\.100"):
+        percentile([1.0], 101)
+
+
+def test_summary_is_median_with_min_and_max_ignoring_nan() -> None:
+    """Several runs summarise as median (min-max); NaN runs do not count; one run shows its value."""
+    summary = Summary.of([30.0, 10.0, math.nan, 20.0])
+    assert (summary.median, summary.low, summary.high, summary.runs) == (20.0, 10.0, 30.0, 3)
+    assert summary.render() == "20 (10-30)"
+    assert Summary.of([1234.5]).render(1) == "1,234.5"
+    assert Summary.of([math.nan]).render() == "n/a"
+
+
+def test_entry_millis_reads_the_time_part_of_a_stream_id() -> None:
+    """A stream entry id's first part is its millisecond time, given as str or bytes."""
+    assert entry_millis("1700000000123-7") == 1_700_000_000_123
+    assert entry_millis(b"5-0") == 5
+
+
+def test_ledger_matches_accepted_articles_with_their_first_arrival() -> None:
+    """Latency is the entry's time minus the 202's, for delivered articles only; a duplicate counts
+    as completed without a latency; a second arrival of one article is counted as repeated; arrivals
+    of articles this run did not send are ignored; an article that never arrived is missing."""
+    sent = [Sent("a", 100.000), Sent("b", 100.010), Sent("c", 100.020), Sent("d", 100.030)]
+    arrivals = [
+        Arrival("a", 100_050, delivered=True),
+        Arrival("other", 100_060, delivered=True),
+        Arrival("b", 100_070, delivered=False),
+        Arrival("a", 100_080, delivered=True),
+        Arrival("c", 100_120, delivered=True),
+    ]
+    ledger = match(sent, arrivals)
+    assert sorted(ledger.latencies_ms) == pytest.approx([50.0, 100.0])
+    assert (ledger.delivered, ledger.duplicates, ledger.repeated) == (2, 1, 1)
+    assert ledger.missing == ("d",)
+    assert ledger.completed == 3
+    assert ledger.throughput() == pytest.approx(3 / 0.12)
+
+
+def test_ledger_never_reports_negative_latency_from_millisecond_rounding() -> None:
+    """An entry id truncated to the millisecond can precede the 202's exact time: latency is 0, not less."""
+    ledger = match([Sent("a", 100.0005)], [Arrival("a", 100_000, delivered=True)])
+    assert ledger.latencies_ms == (0.0,)
+
+
+def test_drain_rate_excludes_the_time_before_the_first_output() -> None:
+    """Outputs at 0, 500 and 1000 ms are two intervals in one second: 2/s, whatever came before."""
+    assert drain_rate([10_000, 10_500, 11_000]) == pytest.approx(2.0)
+    assert math.isnan(drain_rate([10_000]))
+
+
+def test_targets_render_as_a_markdown_table_with_verdicts() -> None:
+    """Each target is a row with its goal, the figure and met / missed / not measured."""
+    text = targets_section(
+        [
+            Target("latency", "p99 <= 100 ms", "250 ms", met=False),
+            Target("scale", "within 10%", "-2.0%", met=True),
+            Target("memory", "<= 1 KB", "n/a", met=None),
+        ]
+    )
+    lines = text.splitlines()
+    assert lines[0] == "## Targets"
+    assert "| latency | p99 <= 100 ms | 250 ms | **missed** |" in lines
+    assert "| scale | within 10% | -2.0% | met |" in lines
+    assert "| memory | <= 1 KB | n/a | not measured |" in lines
+
+
+def test_table_has_a_separator_for_every_column() -> None:
+    """A Markdown table's second line has one `---|` per header cell."""
+    assert table(("a", "b", "c"), [("1", "2", "3")]).splitlines() == [
+        "| a | b | c |",
+        "|---|---|---|",
+        "| 1 | 2 | 3 |",
+    ]
