@@ -19,20 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evaluation.common import REPO_ROOT, DataMissingError
-from evaluation.dedup_sets import load_stories, split_sentences
+from evaluation.dedup_sets import OUTLETS, load_stories, split_sentences
 
 SAMPLES = REPO_ROOT / "samples"
 SENTENCES_PER_PARAGRAPH = 3
 MAX_SENTENCES = 30
-OUTLETS = (
-    ("Deutsche Tageszeitung", "DTZ"),
-    ("Nordkurier Online", "NKO"),
-    ("Rhein-Post Digital", "RPD"),
-    ("Alpenblick Nachrichten", "ABN"),
-    ("Der Morgenbote", "MOB"),
-    ("Hansestadt Anzeiger", "HSA"),
-    ("Neue Presse Mitte", "NPM"),
-)
 JUNK_LINES = ("Textgröße ändern:", "Artikel teilen", "Lesezeit: 3 Minuten", "Mehr zum Thema")
 _PAGE_LINE = re.compile(r"\S")
 

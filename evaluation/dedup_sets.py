@@ -61,7 +61,8 @@ P_REPARAGRAPH = 0.3
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"„»(A-ZÄÖÜ0-9])")
 _WORD = re.compile(r"\w[\w-]*")
 
-_OUTLETS = (
+# Made-up outlets (name, byline code); the benchmark's generator republishes under them too.
+OUTLETS = (
     ("Deutsche Tageszeitung", "DTZ"),
     ("Nordkurier Online", "NKO"),
     ("Rhein-Post Digital", "RPD"),
@@ -181,8 +182,8 @@ def generate(data: Path, seed: int = 20261105, synthetic_stubs: int = 60) -> Eva
     # and articles that only fill teaser blocks.
     stub_sources, teaser_sources, stories = (
         pool[:synthetic_stubs],
-        pool[synthetic_stubs : synthetic_stubs + 3 * len(_OUTLETS)],
-        pool[synthetic_stubs + 3 * len(_OUTLETS) :],
+        pool[synthetic_stubs : synthetic_stubs + 3 * len(OUTLETS)],
+        pool[synthetic_stubs + 3 * len(OUTLETS) :],
     )
     outlets = [
         Outlet(
@@ -191,7 +192,7 @@ def generate(data: Path, seed: int = 20261105, synthetic_stubs: int = 60) -> Eva
             tuple(rng.sample(_JUNK_LINES, 3)),
             tuple(_teaser(s) for s in teaser_sources[3 * i : 3 * i + 3]),
         )
-        for i, (name, code) in enumerate(_OUTLETS)
+        for i, (name, code) in enumerate(OUTLETS)
     ]
     vocabulary = sorted({w for s in stories for p in s.paragraphs for t in p for w in _WORD.findall(t)})
     stubs = list(real_stubs) + [
