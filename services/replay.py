@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -121,7 +122,7 @@ def run_replay(args: argparse.Namespace, settings: Settings) -> int:
         count = asyncio.run(go())
     except ReplayError as error:
         log.error("webhook.replay_refused", subscription=args.subscription, error=str(error))
-        print(f"newswire replay: {error}")
+        print(f"newswire replay: {error}", file=sys.stderr)
         return 2
     print(f"scheduled {count} deliveries of {args.subscription} for resending")
     return 0
