@@ -85,6 +85,20 @@ async def ensure_group(client: aioredis.Redis, stream: str, group: str) -> None:
             raise
 
 
+class StopNoiseFilter(logging.Filter):
+    """While a service stops, FastStream closes the Redis pool under a blocking XREADGROUP and logs
+    "Message fetch error" at ERROR. That is the stop itself, not a fault: keep it out of alerts."""
+
+    FETCH_ERROR = "Message fetch error"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopping = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.stopping and record.getMessage() == self.FETCH_ERROR)
+
+
 def make_broker(settings: Settings) -> RedisBroker:
     # FastStream's per-message lines go through structlog at DEBUG; ours is the canonical line.
     return RedisBroker(
@@ -282,6 +296,8 @@ class ConsumerRuntime:
         self.inspector = StreamInspector(self.redis)
         self._housekeeping: asyncio.Task[None] | None = None
         self._housekeeping_done = asyncio.Event()
+        self._stop_noise = StopNoiseFilter()
+        logging.getLogger(FASTSTREAM_LOGGER).addFilter(self._stop_noise)
         self.heartbeat = HeartbeatReporter(
             self.redis, service, self.consumer, self.subscribers_running,
             settings.heartbeat_interval_s,
@@ -394,6 +410,7 @@ class ConsumerRuntime:
         log.info("service.started", consumer=self.consumer)
 
     async def _stopping(self) -> None:
+        self._stop_noise.stopping = True
         await self.heartbeat.stop()
         if self._housekeeping is not None:
             # The flag and a bounded wait, not just cancel-and-await: a cancellation that lands inside
@@ -409,6 +426,7 @@ class ConsumerRuntime:
             log.warning("messages.unreleased", error=_describe(error))
         self.metrics.close()
         await self.redis.aclose()
+        logging.getLogger(FASTSTREAM_LOGGER).removeFilter(self._stop_noise)
         log.info("service.stopped", consumer=self.consumer)
 
     def app(self) -> FastStream:
