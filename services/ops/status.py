@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from services.ops.runstate import redact_url
+from services.pusher.webhooks import DEAD_LETTER_STAGE as WEBHOOK_DEAD_LETTERS
+from services.pusher.webhooks import GROUP as WEBHOOK_GROUP
 from shared.health import CONSUMER_SERVICES, Heartbeat, read_heartbeats, readiness
 from shared.messages import (
     ARTICLES_DUPLICATES,
@@ -30,9 +32,48 @@ from shared.messages import (
     dead_letter_stream,
 )
 from shared.streams import StreamInspector, StreamStats
+from shared.subscriptions import RedisSubscriptionStore, Subscription, webhook_keys
 
 STAGE_STREAMS = (ARTICLES_RECEIVED, ARTICLES_TAGGED, ARTICLES_UNIQUE, ARTICLES_DUPLICATES)
-DEAD_LETTER_STAGES = CONSUMER_SERVICES
+DEAD_LETTER_STAGES = (*CONSUMER_SERVICES, WEBHOOK_DEAD_LETTERS)
+
+
+def subscription_health(
+    subscription: Subscription,
+    stream: StreamStats,
+    *,
+    retries_scheduled: int,
+    endpoint: dict[str, str],
+    now: float,
+) -> dict[str, Any]:
+    """How one subscription's delivery stands: its stream and, for a webhook, the endpoint.
+
+    ``healthy`` is false when the webhook endpoint is disabled or is failing (no success since
+    its first failure); lag, pending and scheduled retries say how far behind it is.
+    """
+    health: dict[str, Any] = {
+        "name": subscription.name,
+        "delivery": "webhook" if subscription.webhook else "stream",
+        "stream": stream.name,
+        "length": stream.length,
+        "healthy": True,
+    }
+    if subscription.webhook is None:
+        return health
+    group = next((g for g in stream.groups if g.name == WEBHOOK_GROUP), None)
+    failing_since = float(endpoint["failing_since"]) if endpoint.get("failing_since") else None
+    disabled = bool(endpoint.get("disabled_at"))
+    health.update(
+        host=subscription.webhook.host,
+        lag=group.lag if group else None,
+        pending=group.pending if group else 0,
+        retries_scheduled=retries_scheduled,
+        failing_for_s=round(now - failing_since, 1) if failing_since else None,
+        disabled=disabled,
+        disabled_reason=endpoint.get("disabled_reason"),
+    )
+    health["healthy"] = not disabled and failing_since is None
+    return health
 
 
 def build_report(
@@ -42,6 +83,7 @@ def build_report(
     *,
     now: float,
     intake: dict[str, Any] | None = None,
+    subscriptions: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """One JSON-ready report; ``ready`` is true when every consumer service has a ready replica."""
     services = readiness(heartbeats, CONSUMER_SERVICES)
@@ -69,6 +111,7 @@ def build_report(
         "services": services,
         "stages": stages,
         "dead_letters": dead_letters,
+        "subscriptions": list(subscriptions),
     }
     if intake is not None:
         report["intake"] = intake
@@ -82,6 +125,32 @@ async def gather(client: aioredis.Redis) -> tuple[list[StreamStats], dict[str, i
     return streams, dead, await read_heartbeats(client)
 
 
+async def gather_subscriptions(client: aioredis.Redis, now: float) -> list[dict[str, Any]]:
+    """Delivery health of every subscription (stream stats, webhook retries and endpoint state)."""
+    inspector = StreamInspector(client)
+    healths = []
+    for subscription in await RedisSubscriptionStore(client).list():
+        (stats,) = await inspector.many([subscription.stream])
+        keys = webhook_keys(subscription.name)
+        endpoint = {
+            _text(key): _text(value) for key, value in (await client.hgetall(keys["endpoint"])).items()
+        }
+        healths.append(
+            subscription_health(
+                subscription,
+                stats,
+                retries_scheduled=int(await client.zcard(keys["retries"])),
+                endpoint=endpoint,
+                now=now,
+            )
+        )
+    return healths
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def probe_intake(base_url: str, timeout: float = 1.0) -> dict[str, Any]:
     """Whether intake answers ``/healthz`` (it has no heartbeat: it is an HTTP server)."""
     try:
@@ -93,12 +162,14 @@ def probe_intake(base_url: str, timeout: float = 1.0) -> dict[str, Any]:
 
 async def collect(redis_url: str, intake_url: str | None) -> dict[str, Any]:
     client = aioredis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=5)
+    now = time.time()
     try:
         streams, dead, beats = await gather(client)
+        subscriptions = await gather_subscriptions(client, now)
     finally:
         await client.aclose()
     intake = await asyncio.to_thread(probe_intake, intake_url) if intake_url else None
-    report = build_report(streams, dead, beats, now=time.time(), intake=intake)
+    report = build_report(streams, dead, beats, now=now, intake=intake, subscriptions=subscriptions)
     report["redis"] = redact_url(redis_url)
     return report
 
@@ -108,7 +179,7 @@ def _yes(flag: bool) -> str:
 
 
 def render(report: dict[str, Any], console: Console) -> None:
-    """Three tables: services, stage streams with their groups and consumers, dead letters."""
+    """Tables: services, stage streams with their groups and consumers, subscriptions, dead letters."""
     services = Table(title="Services", title_justify="left")
     for column in ("service", "ready", "replicas", "heartbeat age (s)"):
         services.add_column(column)
@@ -143,6 +214,26 @@ def render(report: dict[str, Any], console: Console) -> None:
                     str(consumer["pending"]),
                 )
     console.print(stages)
+
+    if report["subscriptions"]:
+        subs = Table(title="Subscriptions", title_justify="left")
+        for column in ("name", "delivery", "stream length", "lag", "pending", "retries", "endpoint"):
+            subs.add_column(column)
+        for sub in report["subscriptions"]:
+            endpoint = "-"
+            if sub["delivery"] == "webhook":
+                endpoint = (
+                    f"[red]disabled: {sub['disabled_reason']}[/red]"
+                    if sub["disabled"]
+                    else f"[yellow]failing {sub['failing_for_s']} s[/yellow]"
+                    if sub["failing_for_s"] is not None
+                    else f"[green]ok[/green] {sub['host']}"
+                )
+            subs.add_row(
+                sub["name"], sub["delivery"], str(sub["length"]), str(sub.get("lag", "-")),
+                str(sub.get("pending", "-")), str(sub.get("retries_scheduled", "-")), endpoint,
+            )  # fmt: skip
+        console.print(subs)
 
     letters = Table(title="Dead letters", title_justify="left")
     letters.add_column("stage")

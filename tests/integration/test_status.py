@@ -24,6 +24,7 @@ from shared.messages import ARTICLES_TAGGED, ArticleTagged, dead_letter_stream
 from shared.settings import Settings
 from shared.stage import ARTICLE_ID_HEADER
 from shared.streams import StreamInspector, safe_trim_id
+from shared.subscriptions import RedisSubscriptionStore, Subscription, webhook_keys
 from tests import factories
 from tests.story_texts import story_article
 
@@ -55,8 +56,29 @@ async def test_status_reports_length_derived_lag_pending_consumers_and_dead_lett
     assert (group["name"], group["lag"], group["lag_capped"], group["pending"]) == ("dedup", 6, False, 3)
     (consumer,) = group["consumers"]
     assert consumer["name"] == "dedup-a" and consumer["pending"] == 3 and consumer["idle_s"] >= 0
-    assert report["dead_letters"] == {"tagger": 0, "dedup": 1, "pusher": 0}
+    assert report["dead_letters"] == {"tagger": 0, "dedup": 1, "pusher": 0, "webhooks": 0}
     assert report["ready"] is False  # no service reports a heartbeat
+
+
+async def test_status_reports_each_subscriptions_delivery_health(
+    redis_client: aioredis.Redis, redis_url: str
+) -> None:
+    """Every subscription is listed with its stream; a webhook endpoint failing since a time shows it."""
+    store = RedisSubscriptionStore(redis_client)
+    for name, delivery in (
+        ("wire", {"kind": "stream"}),
+        ("hook", {"kind": "webhook", "url": "https://h.example/x"}),
+    ):
+        subscription = Subscription.model_validate({"name": name, "filter": {}, "delivery": delivery})
+        await store.create(subscription)
+    await redis_client.xadd("newswire:sub:hook", {"id": "a1"})
+    await redis_client.hset(webhook_keys("hook")["endpoint"], "failing_since", "1.0")
+    report = await collect(redis_url, None)
+    by_name = {sub["name"]: sub for sub in report["subscriptions"]}
+    assert by_name["wire"]["healthy"] is True and by_name["wire"]["delivery"] == "stream"
+    hook = by_name["hook"]
+    assert (hook["healthy"], hook["length"], hook["disabled"]) == (False, 1, False)
+    assert hook["failing_for_s"] > 0
 
 
 async def test_lag_count_is_capped(redis_client: aioredis.Redis) -> None:

@@ -9,10 +9,11 @@ import pytest
 from rich.console import Console
 
 from services.ops.runstate import redact_url, resolve_redis_url, write_embedded_url
-from services.ops.status import build_report, render
+from services.ops.status import build_report, render, subscription_health
 from shared.health import Heartbeat
 from shared.settings import Settings
 from shared.streams import ConsumerStats, GroupStats, StreamStats
+from shared.subscriptions import Subscription
 
 pytestmark = pytest.mark.unit
 
@@ -76,3 +77,47 @@ def test_ops_commands_find_the_embedded_redis_that_up_wrote(tmp_path: Path) -> N
     write_embedded_url(tmp_path, "redis://127.0.0.1:7000/0")
     assert resolve_redis_url(settings) == "redis://127.0.0.1:7000/0"
     assert resolve_redis_url(settings.with_redis("redis://other:1/0")) == "redis://other:1/0"
+
+
+def _subscription(webhook: bool) -> Subscription:
+    delivery = {"kind": "webhook", "url": "https://hooks.example.com/x"} if webhook else {"kind": "stream"}
+    return Subscription.model_validate({"name": "kz", "filter": {}, "delivery": delivery})
+
+
+def _sub_stream(lag: int) -> StreamStats:
+    group = GroupStats("webhooks", "5-0", pending=2, lag=lag, lag_capped=False, oldest_pending_id="4-0",
+                       consumers=())  # fmt: skip
+    return StreamStats("newswire:sub:kz", True, 12, "1-0", "9-0", (group,))
+
+
+def test_stream_subscription_reports_its_stream_only() -> None:
+    """A stream subscription is healthy and shows its stream's length."""
+    health = subscription_health(
+        _subscription(False), _sub_stream(0), retries_scheduled=0, endpoint={}, now=100.0
+    )
+    assert health == {
+        "name": "kz", "delivery": "stream", "stream": "newswire:sub:kz", "length": 12, "healthy": True,
+    }  # fmt: skip
+
+
+def test_failing_webhook_shows_for_how_long_and_is_not_healthy() -> None:
+    """An endpoint failing since t=40 shows 60 s of failure at t=100, its lag and retries."""
+    health = subscription_health(
+        _subscription(True), _sub_stream(7), retries_scheduled=3,
+        endpoint={"failing_since": "40.0"}, now=100.0,
+    )  # fmt: skip
+    assert (health["healthy"], health["failing_for_s"], health["lag"], health["pending"]) == (
+        False, 60.0, 7, 2,
+    )  # fmt: skip
+    assert (health["retries_scheduled"], health["disabled"], health["host"]) == (
+        3, False, "hooks.example.com",
+    )  # fmt: skip
+
+
+def test_disabled_webhook_says_why() -> None:
+    """A disabled endpoint is unhealthy and carries the reason ops read."""
+    health = subscription_health(
+        _subscription(True), _sub_stream(0), retries_scheduled=0,
+        endpoint={"disabled_at": "90.0", "disabled_reason": "410 Gone"}, now=100.0,
+    )  # fmt: skip
+    assert (health["healthy"], health["disabled"], health["disabled_reason"]) == (False, True, "410 Gone")
