@@ -94,6 +94,19 @@ class StageMetrics:
             ["stream"],
             registry=self.registry,
         )
+        self.webhook_attempts = Counter(
+            "newswire_webhook_attempts",
+            "Webhook delivery attempts per subscription, by outcome (success, failure, gone)",
+            ["subscription", "outcome"],
+            registry=self.registry,
+        )
+        self.webhook_attempt_seconds = Histogram(
+            "newswire_webhook_attempt_seconds",
+            "Time of one webhook attempt, per subscription",
+            ["subscription"],
+            buckets=PROCESSING_BUCKETS,
+            registry=self.registry,
+        )
         self._server: WSGIServer | None = None
         self._thread: Thread | None = None
 
@@ -103,6 +116,10 @@ class StageMetrics:
         if received_at is not None:
             age = time.time() - received_at.timestamp()
             self.article_age_seconds.labels(self.service).observe(max(age, 0.0))
+
+    def webhook_attempted(self, subscription: str, outcome: str, seconds: float) -> None:
+        self.webhook_attempts.labels(subscription, outcome).inc()
+        self.webhook_attempt_seconds.labels(subscription).observe(seconds)
 
     def message_failed(self, result: str) -> None:
         self.failed.labels(self.service, result).inc()

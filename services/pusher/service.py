@@ -75,7 +75,9 @@ def create_app(
     if webhooks if webhooks is not None else isinstance(subscriptions, RedisSubscriptionStore):
         from services.pusher.webhooks import WebhookDispatcher
 
-        dispatcher = WebhookDispatcher(runtime.redis, subscriptions, settings, runtime.consumer)
+        dispatcher = WebhookDispatcher(
+            runtime.redis, subscriptions, settings, runtime.consumer, metrics=runtime.metrics
+        )
         app.after_startup(dispatcher.start)
         app.on_shutdown(dispatcher.stop)
     return app

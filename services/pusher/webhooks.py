@@ -37,6 +37,7 @@ from services.pusher.sender import WebhookSender
 from services.pusher.signing import signature_header
 from services.pusher.ssrf import Resolver, SystemResolver
 from shared.deadletter import DeadLetter, RedisDeadLetters
+from shared.metrics import StageMetrics
 from shared.settings import Settings
 from shared.stage import ensure_group
 from shared.subscriptions import Subscription, SubscriptionStore, live_secrets, webhook_keys
@@ -105,8 +106,10 @@ class EndpointWorker:
         settings: Settings,
         consumer: str,
         clock: Callable[[], float] = time.time,
+        metrics: StageMetrics | None = None,
     ) -> None:
         assert subscription.webhook is not None
+        self.metrics = metrics
         self.redis = redis
         self.store = store
         self.subscription = subscription
@@ -221,6 +224,8 @@ class EndpointWorker:
         result = await self.sender.send(self.url, headers, body)
         attempts = attempts_before + 1
         outcome = classify(result.status)
+        if self.metrics is not None:
+            self.metrics.webhook_attempted(self.subscription.name, outcome, result.duration_ms / 1000)
         fields = {
             "webhook_id": delivery.webhook_id,
             "entry_id": delivery.entry_id,
@@ -321,12 +326,14 @@ class WebhookDispatcher:
         settings: Settings,
         consumer: str,
         resolver: Resolver | None = None,
+        metrics: StageMetrics | None = None,
     ) -> None:
         self.redis = redis
         self.store = store
         self.settings = settings
         self.consumer = consumer
         self.resolver = resolver or SystemResolver()
+        self.metrics = metrics
         self._workers: dict[str, tuple[Subscription, asyncio.Task[None], WebhookSender]] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -370,7 +377,9 @@ class WebhookDispatcher:
                     self.settings.webhook_timeout_s,
                     self.settings.webhook_concurrency,
                 )
-                worker = EndpointWorker(self.redis, self.store, sub, sender, self.settings, self.consumer)
+                worker = EndpointWorker(
+                    self.redis, self.store, sub, sender, self.settings, self.consumer, metrics=self.metrics
+                )
                 task = asyncio.get_running_loop().create_task(worker.run(), name=f"webhook-{name}")
                 self._workers[name] = (sub, task, sender)
                 log.info("webhook.worker_started", subscription=name)

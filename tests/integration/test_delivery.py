@@ -22,6 +22,7 @@ from services.pusher.signing import generate_secret
 from services.pusher.webhooks import WebhookDispatcher
 from services.replay import ReplayError, replay
 from shared.messages import ArticleDeduplicated
+from shared.metrics import StageMetrics
 from shared.settings import Settings
 from shared.subscriptions import Filter, RedisSubscriptionStore, Subscription, WebhookSecret, webhook_keys
 from tests import factories
@@ -174,7 +175,8 @@ async def test_webhook_retries_until_success_with_one_stable_id(
     _, secret2 = await _webhook_subscription(redis_client, "healthy", receiver.url("/healthy"))
     streams = RedisSubscriberStreams(redis_client, retention_seconds=3600, marker_seconds=3600)
     catalog = SubscriptionCatalog(store)
-    dispatcher = WebhookDispatcher(redis_client, store, _settings(), "test-consumer")
+    metrics = StageMetrics("pusher")
+    dispatcher = WebhookDispatcher(redis_client, store, _settings(), "test-consumer", metrics=metrics)
     await dispatcher.start()
     try:
         for n in range(5):
@@ -194,6 +196,13 @@ async def test_webhook_retries_until_success_with_one_stable_id(
     assert [p["data"]["uri"][-2:] for p in healthy] == ["p0", "p1", "p2", "p3", "p4"]
     assert all(p["type"] == "article.published" for p in healthy)
     assert await redis_client.zcard(webhook_keys("flaky")["retries"]) == 0
+
+    def attempts(subscription: str, outcome: str) -> float | None:
+        labels = {"subscription": subscription, "outcome": outcome}
+        return metrics.registry.get_sample_value("newswire_webhook_attempts_total", labels)
+
+    assert (attempts("flaky", "failure"), attempts("flaky", "success")) == (2.0, 5.0)
+    assert (attempts("healthy", "failure"), attempts("healthy", "success")) == (None, 5.0)
 
 
 async def test_410_disables_the_endpoint_and_replay_enables_and_resends(
