@@ -7,10 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 
 from shared.embedded_redis import free_port
 
@@ -109,3 +112,16 @@ class Stack:
 
     def all_logs(self) -> str:
         return "\n".join(f"--- {name}\n{service.logs()[-4000:]}" for name, service in self.services.items())
+
+
+@contextmanager
+def running_stack(redis_url: str, workdir: Path, settings: dict[str, str] | None = None) -> Iterator[Stack]:
+    """The four services on a flushed database, ready; afterwards every one must exit cleanly."""
+    redis.Redis.from_url(redis_url).flushdb()
+    running = Stack(redis_url, workdir, settings=settings or {}).start()
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        codes = running.stop()
+        assert all(code == 0 for code in codes.values()), f"unclean exits {codes}\n{running.all_logs()}"

@@ -20,10 +20,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import redis
 from standardwebhooks.webhooks import Webhook
 
-from tests.integration.stack import Stack
+from tests.integration.stack import Stack, running_stack
 from tests.integration.test_delivery import Receiver
 
 pytestmark = pytest.mark.integration
@@ -45,14 +44,8 @@ def _text(rng: random.Random, words: int) -> str:
 
 @pytest.fixture
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    redis.Redis.from_url(redis_url).flushdb()
-    running = Stack(redis_url, tmp_path_factory.mktemp("acceptance"), settings=SETTINGS).start()
-    try:
-        running.wait_ready()
+    with running_stack(redis_url, tmp_path_factory.mktemp("acceptance"), settings=SETTINGS) as running:
         yield running
-    finally:
-        codes = running.stop()
-        assert all(code == 0 for code in codes.values()), f"unclean exits {codes}\n{running.all_logs()}"
 
 
 def test_failing_endpoint_gets_everything_once_and_does_not_delay_a_healthy_one(stack: Stack) -> None:

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from shared.messages import ARTICLES_DUPLICATES, ARTICLES_RECEIVED, ARTICLES_TAGGED, ARTICLES_UNIQUE
-from tests.integration.stack import Stack
+from tests.integration.stack import Stack, running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -23,14 +23,8 @@ ALL = "newswire:topic:all"
 
 @pytest.fixture(scope="module")
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    redis.Redis.from_url(redis_url).flushdb()
-    running = Stack(redis_url, tmp_path_factory.mktemp("stack")).start()
-    try:
-        running.wait_ready()
+    with running_stack(redis_url, tmp_path_factory.mktemp("stack")) as running:
         yield running
-    finally:
-        codes = running.stop()
-        assert all(code == 0 for code in codes.values()), f"unclean exits {codes}\n{running.all_logs()}"
 
 
 @pytest.fixture
