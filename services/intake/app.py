@@ -46,8 +46,10 @@ from services.intake.idempotency import (
 )
 from services.intake.normalise import InputError, InputKind, read_input
 from services.intake.problems import EXCEPTION_HANDLERS, Problem
+from services.intake.redis_accept import RedisIntake
 from services.intake.submission import (
     Accepted,
+    Acceptor,
     ArticleSink,
     Intake,
     StoreUnavailableError,
@@ -203,33 +205,38 @@ def _accepted_response(accepted: Accepted) -> JSONResponse:
     return JSONResponse(answer, status_code=202, headers={"Location": f"/v1/articles/{accepted.article_id}"})
 
 
-def _submission_parts(
+def _submission_path(
     settings: Settings,
-    sink: ArticleSink,
+    sink: ArticleSink | None,
     status: StatusStore,
     redis: aioredis.Redis | None,
     idempotency: IdempotencyStore | None,
-    rate_limiter: RateLimiter | None,
-) -> tuple[Intake, Access]:
-    """The shared submission path and the access check; Redis-backed when there is a Redis."""
+) -> Acceptor:
+    """One Redis round trip per article when every part is Redis; else the parts as given."""
     ttl_s = settings.article_ttl_hours * 3600
+    if sink is None:
+        assert redis is not None
+        return RedisIntake(redis, article_ttl_s=ttl_s, timeout_s=settings.redis_timeout_s)
     if idempotency is None:
         idempotency = (
             RedisIdempotencyStore(redis, ttl_s) if redis is not None else InMemoryIdempotencyStore(ttl_s)
         )
+    return Intake(sink, status, idempotency, settings.redis_timeout_s)
+
+
+def _access(settings: Settings, redis: aioredis.Redis | None, rate_limiter: RateLimiter | None) -> Access:
     if rate_limiter is None and settings.rate_limit_per_minute:
         per_minute = settings.rate_limit_per_minute
         rate_limiter = (
             RedisRateLimiter(redis, per_minute) if redis is not None else InMemoryRateLimiter(per_minute)
         )
     keys = [key.get_secret_value() for key in settings.api_keys]
-    access = Access(keys, rate_limiter, settings.redis_timeout_s)
-    return Intake(sink, status, idempotency, settings.redis_timeout_s), access
+    return Access(keys, rate_limiter, settings.redis_timeout_s)
 
 
 def _feed_poller(
     settings: Settings,
-    intake: Intake,
+    intake: Acceptor,
     redis: aioredis.Redis | None,
     fetcher: Fetcher | None,
     state: FeedStateStore | None,
@@ -264,10 +271,11 @@ def create_app(
     """Intake's composition root. Without injected parts it talks to ``settings.redis_url``."""
     settings = settings or Settings()
     broker: RedisBroker | None = None
-    if sink is None:
+    if sink is None and (status is not None or idempotency is not None):
+        # Some parts injected, the stream not: publish through FastStream, step by step.
         broker = make_broker(settings)
         sink = BrokerSink(broker)
-    if redis is None and (status is None or broker is not None):
+    if redis is None and (status is None or sink is None):
         # Bounded socket timeouts: an unreachable Redis answers 503, never a hang.
         redis = aioredis.Redis.from_url(
             settings.resolved_redis_url,
@@ -277,7 +285,8 @@ def create_app(
     if status is None:
         assert redis is not None
         status = RedisStatusStore(redis, settings.article_ttl_hours * 3600)
-    intake, access = _submission_parts(settings, sink, status, redis, idempotency, rate_limiter)
+    intake = _submission_path(settings, sink, status, redis, idempotency)
+    access = _access(settings, redis, rate_limiter)
     poller = _feed_poller(settings, intake, redis, feed_fetcher, feed_state)
     metrics = Metrics()
 

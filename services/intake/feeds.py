@@ -43,7 +43,7 @@ from services.intake.normalise import (
     submission_for,
 )
 from services.intake.submission import (
-    Intake,
+    Acceptor,
     StoreUnavailableError,
     SubmissionConflictError,
 )
@@ -334,7 +334,7 @@ class FeedPoller:
         *,
         fetcher: Fetcher,
         state: FeedStateStore,
-        intake: Intake,
+        intake: Acceptor,
         interval_s: float = 300.0,
         max_backoff_s: float = 3600.0,
         fetch_pages: bool = False,

@@ -153,38 +153,56 @@ class InMemoryIdempotencyStore:
         return record.fingerprint if record is not None and record.state == "done" else None
 
 
-# KEYS[1] the record; ARGV: fresh id, fingerprint, lease ms, ttl ms, versioned (1/0).
-# Redis's own clock (TIME), so replicas agree on leases. Returns {outcome, id, version}.
-_CLAIM_SCRIPT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local lease = now + tonumber(ARGV[3])
-local rec = redis.call('HMGET', KEYS[1], 'id', 'version', 'fp', 'state', 'lease')
-if not rec[1] then
-  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'version', 1, 'fp', ARGV[2], 'state', 'pending', 'lease', lease)
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-  return {'new', ARGV[1], 1}
+# The rules above as Lua, shared by the claim script here and intake's one-round-trip accept
+# script (``services.intake.redis_accept``). ``decide`` reads the record of ``key`` and returns the
+# outcome, the id and version to publish under (or found), and the change the record needs:
+# ``create`` (none yet), ``bump`` (a new version), ``takeover`` (a pending version whose lease ran
+# out), or nil (nothing to publish). Times are Redis's own clock (TIME), so replicas agree on leases.
+DECIDE_LUA = """
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local version = tonumber(rec[2])
-if rec[4] == 'pending' then
-  if tonumber(rec[5]) > now then
-    return {'in_progress', rec[1], version}
+local function decide(key, fresh_id, fp, now, versioned)
+  local rec = redis.call('HMGET', key, 'id', 'version', 'fp', 'state', 'lease')
+  if not rec[1] then
+    return 'new', fresh_id, 1, 'create'
   end
-  redis.call('HSET', KEYS[1], 'fp', ARGV[2], 'lease', lease)
-  if version > 1 then return {'version', rec[1], version} end
-  return {'new', rec[1], version}
+  local version = tonumber(rec[2])
+  if rec[4] == 'pending' then
+    if tonumber(rec[5]) > now then
+      return 'in_progress', rec[1], version, nil
+    end
+    if version > 1 then return 'version', rec[1], version, 'takeover' end
+    return 'new', rec[1], version, 'takeover'
+  end
+  if rec[3] == fp then
+    return 'duplicate', rec[1], version, nil
+  end
+  if versioned ~= '1' then
+    return 'mismatch', rec[1], version, nil
+  end
+  return 'version', rec[1], version + 1, 'bump'
 end
-if rec[3] == ARGV[2] then
-  return {'duplicate', rec[1], version}
-end
-if ARGV[5] ~= '1' then
-  return {'mismatch', rec[1], version}
-end
-version = version + 1
-redis.call('HSET', KEYS[1], 'version', version, 'fp', ARGV[2], 'state', 'pending', 'lease', lease)
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return {'version', rec[1], version}
 """
+
+# KEYS[1] the record; ARGV: fresh id, fingerprint, lease ms, ttl ms, versioned (1/0).
+# Returns {outcome, id, version}; a publishing outcome leaves the record pending under a lease.
+_CLAIM_SCRIPT = (
+    DECIDE_LUA
+    + """
+local now = now_ms()
+local lease = now + tonumber(ARGV[3])
+local outcome, id, version, change = decide(KEYS[1], ARGV[1], ARGV[2], now, ARGV[5])
+if change == 'create' or change == 'bump' then
+  redis.call('HSET', KEYS[1], 'id', id, 'version', version, 'fp', ARGV[2], 'state', 'pending', 'lease', lease)
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+elseif change == 'takeover' then
+  redis.call('HSET', KEYS[1], 'fp', ARGV[2], 'lease', lease)
+end
+return {outcome, id, version}
+"""
+)
 
 # KEYS[1] the record; ARGV: id, version, state to set ('done', or 'abandon' to end the lease).
 _SETTLE_SCRIPT = """

@@ -55,6 +55,16 @@ class Accepted:
         return self.outcome == "duplicate"
 
 
+class Acceptor(Protocol):
+    """The submission path: ``Intake`` with separate parts, or ``RedisIntake`` in one round trip."""
+
+    async def accept(
+        self, article: Article, key: IdempotencyKey | None = None, fingerprint: str | None = None
+    ) -> Accepted: ...
+
+    async def published_fingerprint(self, key: IdempotencyKey) -> str | None: ...
+
+
 def content_fingerprint(article: Article) -> str:
     """What a resubmission must repeat to be the same: everything but id, version and arrival time."""
     content = article.model_dump(mode="json", exclude={"id", "version", "received_at"})
