@@ -45,6 +45,7 @@ from services.intake.idempotency import (
     RedisIdempotencyStore,
 )
 from services.intake.normalise import InputError, InputKind, read_input
+from services.intake.overload import DEFAULT_MAX_IN_FLIGHT, SubmissionGate
 from services.intake.problems import EXCEPTION_HANDLERS, Problem
 from services.intake.redis_accept import RedisIntake
 from services.intake.submission import (
@@ -267,6 +268,7 @@ def create_app(
     rate_limiter: RateLimiter | None = None,
     feed_fetcher: Fetcher | None = None,
     feed_state: FeedStateStore | None = None,
+    max_in_flight: int | None = None,
 ) -> FastAPI:
     """Intake's composition root. Without injected parts it talks to ``settings.redis_url``."""
     settings = settings or Settings()
@@ -319,6 +321,10 @@ def create_app(
     )
 
     app.state.access = access  # read by require_access, also for routers included below
+    if max_in_flight is None:
+        # NEWSWIRE_INTAKE_MAX_IN_FLIGHT once shared.settings has it; the constant until then.
+        max_in_flight = getattr(settings, "intake_max_in_flight", DEFAULT_MAX_IN_FLIGHT)
+    app.add_middleware(SubmissionGate, limit=max_in_flight, on_shed=metrics.rejected.labels("overloaded").inc)
 
     @app.post(
         "/v1/articles",
@@ -333,7 +339,8 @@ def create_app(
             415: {"description": "Content type not accepted"},
             422: {"description": "No acceptable article in the body"},
             429: {"description": "Rate limit used up; see Retry-After"},
-            503: {"description": "Redis unreachable; see Retry-After"},
+            503: {"description": "Redis unreachable, or too many submissions in flight "
+                  "(answered before the body is read); see Retry-After"},
         },
     )  # fmt: skip
     async def submit_article(
