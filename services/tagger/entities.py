@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.tagger.gazetteer import Gazetteer, KnownEntity, gazetteer
-from services.tagger.ner import NerModel, load_model
+from services.tagger.ner import NerModel, load_model, split_tokens
 from shared.messages import Entity, EntityType, TextField
 
 
@@ -38,12 +38,13 @@ class EntityRecognizer:
 
     def mentions(self, text: str) -> list[Mention]:
         """All mentions in ``text``, in order of appearance, without overlaps."""
+        tokens = split_tokens(text)
         found: list[Mention] = [
-            Mention(m.entity.type, m.start, m.end, m.entity) for m in self.gazetteer.find(text)
+            Mention(m.entity.type, m.start, m.end, m.entity) for m in self.gazetteer.find_in_tokens(tokens)
         ]
         if self.model is not None:
             spans = [(m.start, m.end) for m in found]
-            for start, end, label in self.model.spans(text):
+            for start, end, label in self.model.token_spans(tokens):
                 if any(_overlaps((start, end), span) for span in spans):
                     continue
                 known = self.gazetteer.link(text[start:end], label)

@@ -2,6 +2,8 @@
 
 Two jobs: find known names in a text (countries and knowledge-base entries, which are rarely anything
 else), and link a mention that the recogniser found to its canonical id, the same in every language.
+Names are matched token by token on the recogniser's tokens, so finding them costs a dictionary look-up
+per word type (cached) rather than a scan of every character.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import json
 import re
 from dataclasses import dataclass
 from functools import cache
+from itertools import repeat
 from pathlib import Path
 
-import ahocorasick
-
+from services.tagger.ner import TOKEN_PATTERN, Tokens, split_tokens
 from shared.messages import EntityType
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -23,6 +25,8 @@ KNOWLEDGE_BASE_FILE = DATA_DIR / "knowledge_base.json"
 
 # Endings a name takes in running text (German genitive "Kasachstans", English "Russia's").
 NAME_ENDINGS = ("s", "'s", "\u2019s", "es")
+# Word types whose look-up result is cached (cleared when the cache grows past this).
+LEAD_CACHE_LIMIT = 200_000
 
 
 @dataclass(frozen=True)
@@ -55,8 +59,23 @@ def city_entity(geonameid: int, name: str, country: str) -> KnownEntity:
     )
 
 
-def _is_word_char(char: str) -> bool:
-    return char.isalnum()
+@dataclass(frozen=True)
+class _Lead:
+    """What a word type can start: known names beginning with it (as token tuples, longest first),
+    the entity the whole word names with a case ending, and names heading its hyphenated parts."""
+
+    names: tuple[tuple[tuple[str, ...], str], ...]
+    inflected: str | None
+    parts: tuple[tuple[int, int, str], ...]
+
+
+# Marks a word type not looked up yet.
+_UNSEEN = _Lead((), None, ())
+
+
+def _strip_ending(word: str) -> list[str]:
+    """``word`` without each name ending it carries ("Kasachstans" -> "Kasachstan")."""
+    return [word[: -len(e)] for e in NAME_ENDINGS if word.endswith(e) and len(word) > len(e)]
 
 
 class Gazetteer:
@@ -71,10 +90,21 @@ class Gazetteer:
         self._load_countries()
         self._load_knowledge_base()
         self._load_cities()
-        self._automaton = ahocorasick.Automaton()
+        # Spotted names as token tuples, by their first token.
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         for name, entity_id in self._spotted.items():
-            self._automaton.add_word(name, (len(name), entity_id))
-        self._automaton.make_automaton()
+            words = tuple(TOKEN_PATTERN.findall(name))
+            if words:
+                self._by_first.setdefault(words[0], []).append((words, entity_id))
+        for candidates in self._by_first.values():
+            candidates.sort(key=lambda item: -len(item[0]))
+        self._single: dict[str, str] = {
+            words[0]: entity_id
+            for candidates in self._by_first.values()
+            for words, entity_id in candidates
+            if len(words) == 1
+        }
+        self._leads: dict[str, _Lead | None] = {}
 
     def _load_countries(self) -> None:
         countries = json.loads(COUNTRIES_FILE.read_text(encoding="utf-8"))
@@ -110,21 +140,56 @@ class Gazetteer:
             for alias in names:
                 self._linkable.setdefault(alias, entity.id)
 
+    def _lead(self, word: str) -> _Lead | None:
+        """What ``word`` can start (cached per word type; None for the many words that start nothing)."""
+        if word in self._leads:
+            return self._leads[word]
+        names = tuple(self._by_first.get(word, ()))
+        inflected = next((self._single[w] for w in _strip_ending(word) if w in self._single), None)
+        parts: list[tuple[int, int, str]] = []
+        if "-" in word and word not in self._single:
+            offset = 0
+            for part in word.split("-"):
+                entity_id = next(
+                    (self._single[w] for w in (part, *_strip_ending(part)) if w in self._single), None
+                )
+                if entity_id is not None and part:
+                    parts.append((offset, offset + len(part), entity_id))
+                offset += len(part) + 1
+        lead = _Lead(names, inflected, tuple(parts)) if names or inflected or parts else None
+        if len(self._leads) >= LEAD_CACHE_LIMIT:
+            self._leads.clear()
+        self._leads[word] = lead
+        return lead
+
     def find(self, text: str) -> list[Match]:
         """Known country and knowledge-base names in ``text``, whole words, longest first, no overlaps."""
+        return self.find_in_tokens(split_tokens(text))
+
+    def find_in_tokens(self, tokens: Tokens) -> list[Match]:
+        """Known names among ``tokens``: whole tokens (a last one may carry a case ending, as in
+        "Kasachstans"), or parts of a hyphenated compound ("OVKS-Mitglied"); longest first, no overlaps."""
+        words = tokens.words
+        leads = list(map(self._leads.get, words, repeat(_UNSEEN)))
         candidates: list[Match] = []
-        for end_index, (length, entity_id) in self._automaton.iter(text):
-            start = end_index - length + 1
-            end = end_index + 1
-            if start > 0 and _is_word_char(text[start - 1]):
+        for index, seen in [(i, lead) for i, lead in enumerate(leads) if lead is not None]:
+            lead = self._lead(words[index]) if seen is _UNSEEN else seen
+            if lead is None:
                 continue
-            if end < len(text) and _is_word_char(text[end]):
-                ending = next((e for e in NAME_ENDINGS if text.startswith(e, end)), None)
-                after = end + len(ending) if ending else end
-                if ending is None or (after < len(text) and _is_word_char(text[after])):
+            start = int(tokens.starts[index])
+            for name, entity_id in lead.names:
+                last = index + len(name) - 1
+                if last >= len(words) or tuple(words[index:last]) != name[:-1]:
                     continue
-                end = after
-            candidates.append(Match(start, end, self.entities[entity_id]))
+                final = words[last]
+                if final == name[-1] or (
+                    final.startswith(name[-1]) and final[len(name[-1]) :] in NAME_ENDINGS
+                ):
+                    candidates.append(Match(start, int(tokens.ends[last]), self.entities[entity_id]))
+            if lead.inflected is not None:
+                candidates.append(Match(start, int(tokens.ends[index]), self.entities[lead.inflected]))
+            for part_start, part_end, entity_id in lead.parts:
+                candidates.append(Match(start + part_start, start + part_end, self.entities[entity_id]))
         candidates.sort(key=lambda m: (m.start, -(m.end - m.start)))
         chosen: list[Match] = []
         last_end = -1

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import compress
 from pathlib import Path
 
 import numpy as np
@@ -38,16 +39,54 @@ O_MARGIN = 4.0
 # Word types whose label scores are cached (the cache is cleared when it grows past this).
 CACHE_LIMIT = 200_000
 
+# Endings of words that name or head an organisation ("Bundesärztekammer", "Deutsche Bank", "FC").
+ORG_HEADS = (
+    "ag", "gmbh", "kg", "e.v", "inc", "ltd", "corp", "partei", "verein", "verband", "universität",
+    "university", "hochschule", "institut", "bank", "kammer", "ministerium", "rundfunk", "stiftung",
+    "gesellschaft", "konzern", "gruppe", "group", "club", "klub", "agentur", "zeitung", "gericht",
+    "amt", "behörde", "rat", "council", "union", "liga", "fc", "sv", "tsv", "vfb", "vfl", "akademie",
+    "bund", "kommission", "committee", "polizei", "armee", "regierung", "fraktion", "orchester", "band",
+    "records", "airlines", "werke", "werk", "verlag", "museum", "schule", "bahn", "press",
+)  # fmt: skip
+
 # Numbers, words (with inner hyphens, apostrophes, ampersands and dots as in "U.S" or "e.V"),
 # then any other single character.
 TOKEN_PATTERN = re.compile(r"\d+(?:[.,]\d+)*|\w+(?:[-'\u2019&.]\w+)*|\S")
 
+# Whitespace runs or tokens: together they cover every character of a text, so the offsets of the
+# tokens are running sums of the pieces' lengths (found without a Python step per token).
+PIECE_PATTERN = re.compile(r"\s+|" + TOKEN_PATTERN.pattern)
+
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """The tokens of a text: their words and character offsets (end exclusive)."""
+
+    words: list[str]
+    starts: IntArray
+    ends: IntArray
+
+
+def split_tokens(text: str) -> Tokens:
+    """The tokens of ``text`` with their offsets."""
+    pieces = PIECE_PATTERN.findall(text)
+    if not pieces:
+        empty = np.zeros(0, dtype=np.intp)
+        return Tokens([], empty, empty)
+    lengths = np.fromiter(map(len, pieces), dtype=np.intp, count=len(pieces))
+    piece_ends = np.cumsum(lengths)
+    is_word = ~np.fromiter(map(str.isspace, pieces), dtype=bool, count=len(pieces))
+    ends = piece_ends[is_word]
+    return Tokens(list(compress(pieces, is_word.tolist())), ends - lengths[is_word], ends)
 
 
 def tokenize(text: str) -> list[tuple[int, int]]:
     """Token spans (start, end) of ``text``."""
-    return [match.span() for match in TOKEN_PATTERN.finditer(text)]
+    tokens = split_tokens(text)
+    return list(zip(tokens.starts.tolist(), tokens.ends.tolist(), strict=True))
 
 
 def shape(word: str) -> str:
@@ -76,6 +115,7 @@ class Lexicons:
     places: frozenset[str]
     org_words: frozenset[str]
     person_words: frozenset[str]
+    towns: frozenset[str]
 
 
 @cache
@@ -84,9 +124,12 @@ def lexicons() -> Lexicons:
     places: set[str] = set()
     for item in json.loads(COUNTRIES_FILE.read_text(encoding="utf-8")).values():
         places.update(word for name in item["names"] for word in name.split())
+    towns: set[str] = set()
     for _id, _name, _country, population, aliases in json.loads(CITIES_FILE.read_text(encoding="utf-8")):
         if population >= 100_000:
             places.update(word for alias in aliases for word in alias.split())
+        else:
+            towns.update(word for alias in aliases for word in alias.split() if len(word) > 3)
     org_words: set[str] = set()
     person_words: set[str] = set()
     for entry in json.loads(KNOWLEDGE_BASE_FILE.read_text(encoding="utf-8"))["entries"]:
@@ -99,6 +142,7 @@ def lexicons() -> Lexicons:
         places=frozenset(places),
         org_words=frozenset(org_words),
         person_words=frozenset(person_words),
+        towns=frozenset(towns - places),
     )
 
 
@@ -109,9 +153,28 @@ def type_features(word: str, lex: Lexicons) -> tuple[list[str], list[str]]:
     low = word.lower()
     word_shape = shape(word)
     context = [f"w={low}", f"s={word_shape}"]
-    own = [*context, f"p3={low[:3]}", f"x2={low[-2:]}", f"x3={low[-3:]}", f"x4={low[-4:]}"]
+    own = [
+        *context,
+        f"p2={low[:2]}",
+        f"p3={low[:3]}",
+        f"p4={low[:4]}",
+        f"x1={low[-1:]}",
+        f"x2={low[-2:]}",
+        f"x3={low[-3:]}",
+        f"x4={low[-4:]}",
+        f"x5={low[-5:]}",
+        f"len={min(len(word), 12)}",
+    ]
     if len(word) <= 2:
         own.append("short")
+    if word.isupper() and len(word) > 1:
+        context.append("caps")
+    head_word = low.rsplit("-", 1)[-1]
+    for org_head in ORG_HEADS:
+        if head_word.endswith(org_head):
+            own.append(f"orghead={org_head}")
+            context.append("orghead")
+            break
     if "-" in word:
         head = low.rsplit("-", 1)[-1]
         first = word.split("-", 1)[0]
@@ -125,6 +188,7 @@ def type_features(word: str, lex: Lexicons) -> tuple[list[str], list[str]]:
         ("place", lex.places),
         ("org", lex.org_words),
         ("person", lex.person_words),
+        ("town", lex.towns),
     ):
         if word in words or (word.endswith("s") and word[:-1] in words):
             own.append(f"gaz={flag}")
@@ -212,16 +276,13 @@ class NerModel:
         self._bias = self._weights.get("bias", np.zeros(len(LABELS)))
         self._index: dict[str, int] = {}
         self._table: FloatArray = np.zeros((1024, len(OFFSETS), len(LABELS)))
-        self._row(BOUNDARY)
+        self._boundary = self._row(BOUNDARY)
 
     def _row(self, word: str) -> int:
         """Index of the cached (offsets x labels) scores of a word type, computing them if new."""
         index = self._index.get(word)
         if index is not None:
             return index
-        if len(self._index) >= CACHE_LIMIT:
-            self._index.clear()
-            self._row(BOUNDARY)
         index = len(self._index)
         if index == self._table.shape[0]:
             self._table = np.concatenate([self._table, np.zeros_like(self._table)])
@@ -236,84 +297,117 @@ class NerModel:
         self._index[word] = index
         return index
 
+    def _rows(self, words: Sequence[str]) -> IntArray:
+        """Cache rows of the words, padded with two boundary rows on each side."""
+        if len(self._index) >= CACHE_LIMIT:  # cleared between texts, never while rows are in use
+            self._index.clear()
+            self._boundary = self._row(BOUNDARY)
+        ids = list(map(self._index.get, words))
+        if None in ids:
+            ids = [self._row(w) if i is None else i for i, w in zip(ids, words, strict=True)]
+        boundary = self._boundary
+        return np.asarray([boundary, boundary, *ids, boundary, boundary], dtype=np.intp)
+
     def _emissions(self, words: Sequence[str]) -> FloatArray:
-        ids = [self._row(w) for w in words]
-        boundary = self._index[BOUNDARY]
-        padded = np.asarray([boundary, boundary, *ids, boundary, boundary], dtype=np.intp)
+        padded = self._rows(words)
         n = len(words)
-        scores = np.tile(self._bias, (n, 1))
-        for position, offset in enumerate(OFFSETS):
-            scores += self._table[padded[2 + offset : 2 + offset + n], position]
+        scores = self._table[padded[:n], 0] + self._bias
+        for position in range(1, len(OFFSETS)):
+            scores += self._table[padded[position : position + n], position]
         return scores
 
-    def _viterbi(self, emissions: FloatArray) -> list[int]:
-        """Best label path for a stretch that starts and ends next to O tokens."""
-        transitions = self._transitions
-        score = transitions[0] + emissions[0]
-        back: list[npt.NDArray[np.intp]] = []
-        for row in emissions[1:]:
-            candidates = score[:, None] + transitions
-            back.append(candidates.argmax(axis=0))
-            score = candidates.max(axis=0) + row
-        score = score + transitions[:, 0]
-        best = int(score.argmax())
-        path = [best]
-        for pointers in reversed(back):
-            best = int(pointers[best])
-            path.append(best)
-        path.reverse()
-        return path
-
-    def label_ids(self, words: Sequence[str]) -> list[int]:
+    def label_ids(self, words: Sequence[str]) -> IntArray:
         """Label index of each word.
 
-        Tokens surely O are fixed; every other stretch is decoded between O neighbours, single
-        tokens all at once (most stretches are one capitalised word), longer ones by Viterbi.
+        Tokens surely O are fixed; the stretches between them are decoded together, as one batch
+        of Viterbi passes that each start and end next to an O.
         """
+        labels = np.zeros(len(words), dtype=np.intp)
         if not words:
-            return []
+            return labels
         emissions = self._emissions(words)
-        others = emissions[:, 1:].max(axis=1)
-        sure_o = (emissions[:, 0] - others) >= O_MARGIN
-        labels = [0] * len(words)
-        singles: list[int] = []
-        for start, end in _stretches(sure_o):
-            if end - start == 1:
-                singles.append(start)
-            else:
-                labels[start:end] = self._viterbi(emissions[start:end])
-        if singles:
-            alone = emissions[singles] + self._transitions[0] + self._transitions[:, 0]
-            for position, label in zip(singles, alone.argmax(axis=1).tolist(), strict=True):
-                labels[position] = label
+        open_ = np.flatnonzero(emissions[:, 0] - emissions[:, 1:].max(axis=1) < O_MARGIN)
+        if open_.size == 0:
+            return labels
+        breaks = np.flatnonzero(np.diff(open_) != 1) + 1
+        starts = open_[np.concatenate(([0], breaks))]
+        lengths = np.diff(np.concatenate((breaks, [open_.size])), prepend=0)
+        positions, path = _batch_viterbi(emissions, starts, lengths, self._transitions)
+        labels[positions] = path
         return labels
 
     def tag_words(self, words: Sequence[str]) -> list[str]:
         """BIO label of each word (for evaluation on pre-tokenised text)."""
-        return [LABELS[i] for i in self.label_ids(words)]
+        return [LABELS[i] for i in self.label_ids(words).tolist()]
+
+    def token_spans(self, tokens: Tokens) -> list[tuple[int, int, EntityType]]:
+        """PER, LOC and ORG mentions among ``tokens`` as character spans (OTH is not kept)."""
+        labels = self.label_ids(tokens.words)
+        result: list[tuple[int, int, EntityType]] = []
+        for first, end, kind in _label_chunks(labels):
+            if kind in ("PER", "LOC", "ORG"):
+                result.append((int(tokens.starts[first]), int(tokens.ends[end - 1]), kind))  # type: ignore[arg-type]  # kind is one of the three literals
+        return result
 
     def spans(self, text: str) -> list[tuple[int, int, EntityType]]:
         """PER, LOC and ORG mentions in ``text`` as character spans (OTH is recognised, not kept)."""
-        tokens = tokenize(text)
-        labels = self.tag_words([text[s:e] for s, e in tokens])
-        result: list[tuple[int, int, EntityType]] = []
-        for first, end, kind in bio_spans(labels):
-            if kind in ("PER", "LOC", "ORG"):
-                result.append((tokens[first][0], tokens[end - 1][1], kind))  # type: ignore[arg-type]  # kind is one of the three literals
-        return result
+        return self.token_spans(split_tokens(text))
 
 
-def _stretches(sure_o: npt.NDArray[np.bool_]) -> Iterator[tuple[int, int]]:
-    """Maximal runs of tokens not surely O."""
-    start: int | None = None
-    for i, flag in enumerate(sure_o.tolist()):
-        if not flag and start is None:
-            start = i
-        elif flag and start is not None:
-            yield start, i
-            start = None
-    if start is not None:
-        yield start, len(sure_o)
+# A score that rules a label out (finite, so sums stay comparable).
+IMPOSSIBLE = -1e9
+
+
+def _batch_viterbi(
+    emissions: FloatArray, starts: IntArray, lengths: IntArray, transitions: FloatArray
+) -> tuple[IntArray, IntArray]:
+    """Best label paths of all stretches at once: (token positions, their labels).
+
+    Each stretch sits between O tokens. Shorter stretches are padded with steps that can only be
+    O; as every stretch ends in a transition to O anyway, the padding adds the same score to every
+    path of a stretch and leaves its best path unchanged.
+    """
+    count, longest = starts.size, int(lengths.max())
+    steps = np.arange(longest)
+    valid = steps[None, :] < lengths[:, None]
+    positions = np.minimum(starts[:, None] + steps[None, :], emissions.shape[0] - 1)
+    batch = emissions[positions]
+    padding = np.full(emissions.shape[1], IMPOSSIBLE)
+    padding[0] = 0.0
+    batch[~valid] = padding
+    score = transitions[0][None, :] + batch[:, 0]
+    back = np.zeros((count, longest), dtype=np.intp)
+    backs = []
+    for step in range(1, longest):
+        candidates = score[:, :, None] + transitions[None, :, :]
+        pointers = candidates.argmax(axis=1)
+        score = np.take_along_axis(candidates, pointers[:, None, :], axis=1)[:, 0, :] + batch[:, step]
+        backs.append(pointers)
+    best = (score + transitions[:, 0][None, :]).argmax(axis=1)
+    every = np.arange(count)
+    back[:, longest - 1] = best
+    for step in range(longest - 1, 0, -1):
+        best = backs[step - 1][every, best]
+        back[:, step - 1] = best
+    return positions[valid], back[valid]
+
+
+def _label_chunks(labels: IntArray) -> list[tuple[int, int, str]]:
+    """``bio_spans`` of label indices, visiting only the tokens that are not O."""
+    spans: list[tuple[int, int, str]] = []
+    start = end = -1
+    kind = ""
+    for position, label in zip(np.flatnonzero(labels).tolist(), labels[labels != 0].tolist(), strict=True):
+        name = LABELS[label]
+        if start >= 0 and (position != end or name.startswith("B-") or name[2:] != kind):
+            spans.append((start, end, kind))
+            start = -1
+        if start < 0:
+            start, kind = position, name[2:]
+        end = position + 1
+    if start >= 0:
+        spans.append((start, end, kind))
+    return spans
 
 
 def load_model(path: Path = MODEL_FILE) -> NerModel | None:
