@@ -3,10 +3,9 @@
 Text is compared as a set of *word k-shingles* (k = 5) taken inside each sentence of the headline
 and body. From that set a fingerprint keeps:
 
-* ``sketch``: a MinHash (datasketch, ``affine32`` scheme, 128 permutations) of which only the low
-  8 bits of each slot are kept (b-bit MinHash): two slots then agree by accident with
-  probability 1/256, which ``estimate_jaccard`` corrects for, and an index stores 128 bytes per
-  article instead of 512;
+* ``sketch``: a MinHash of 128 slots of which only 8 bits each are kept (b-bit MinHash): two
+  slots then agree by accident with probability 1/256, which ``estimate_jaccard`` corrects for,
+  and an index stores 128 bytes per article instead of 512;
 * ``size``: the number of distinct shingles, so that containment (how much of the shorter text
   the other one holds: what a truncated copy keeps) follows from the estimated Jaccard;
 * ``anchors``: the ``ANCHORS`` smallest shingle hashes (a bottom-s sample). A shingle that a
@@ -16,6 +15,14 @@ and body. From that set a fingerprint keeps:
   of a cut and edited copy (down to ~0.2), and measured worse: of the 6,818 same-story pairs of
   the generated evaluation stream, 12 one-slot bands left 3 pairs without a shared key and 16 left
   2, while 12 or 16 anchors left none.
+
+Speed (the dedup stage fingerprints every article): the text is handled as one array of code
+points (numpy), never as a list of word strings. Word boundaries and sentence ends come from
+per-character tables (the same classes as the regular expressions ``[^\\W_]`` and ``\\s``), a
+word's hash is a polynomial over its code points read off prefix sums, a shingle's hash is a
+polynomial over its k word hashes, and the MinHash permutations are multiply-add maps on 32 bits
+applied to all shingles at once. All of it is arithmetic modulo 2^64 (or 2^32) with fixed
+constants, so every process computes the same fingerprint.
 
 Robustness to what intake's cleaning leaves behind:
 
@@ -32,14 +39,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
-from datasketch import MinHash
 
 from shared.messages import Article, Teaser
 
@@ -47,17 +52,25 @@ SHINGLE_WORDS = 5
 NUM_PERM = 128
 ANCHORS = 16
 MINHASH_SEED = 1
-# datasketch's scheme whose permutations are bijections on uint32.
-_SCHEME = "affine32"
-_SKETCH_SLOT = np.dtype("u1")
 _ACCIDENTAL = 1.0 / 256  # chance that two different 8-bit slots agree
+_SKETCH_SLOT = np.dtype("u1")
 
 _NON_WORD = re.compile(r"[\W_]+")
-_TOKEN = re.compile(r"[^\W_]+|[.!?:](?=\s)")
-_ENDS = frozenset(".!?:")
-# Odd 64-bit multiplier of the shingle polynomial (the golden-ratio constant).
-_POLY = np.uint64(0x9E3779B97F4A7C15)
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
+# Paragraphs are joined with this character, which always ends a sentence (a paragraph cannot run
+# into the next one). The record separator does not occur in cleaned text; if it did, it would
+# split a sentence, nothing worse.
+_PARAGRAPH = "\x1e"
+
+_U64 = np.uint64
+# Odd 64-bit multipliers: of code points within a word, and of word hashes within a shingle or
+# sentence (distinct, so that a one-word sentence's key is not its word's hash).
+_CHAR_BASE = 0x100000001B3
+_WORD_BASE = 0x9E3779B97F4A7C15
+_MASK64 = (1 << 64) - 1
+_ONE = _U64(1)
+_SHINGLE_BASE = _U64(_WORD_BASE)
+_HALF = _U64(32)
 
 # Generic boilerplate German news sites leak into a body: notices and UI strings. One sentence per
 # entry, matched after normalisation; run-time learning (per outlet) covers what is not listed.
@@ -92,51 +105,189 @@ def word_shingles(words: Sequence[str], k: int = SHINGLE_WORDS) -> set[str]:
     return {" ".join(words[i : i + k]) for i in range(len(words) - k + 1)}
 
 
-def sentence_key(normal_sentence: str) -> int:
-    """A stable 63-bit key of an already normalised sentence (fits a signed 64-bit integer)."""
-    digest = hashlib.blake2b(normal_sentence.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
+# --- arithmetic modulo 2^64 on numpy arrays (uint64 wraps around, which is what is wanted) ---
+
+
+def _inverse(odd: int) -> int:
+    """The inverse of an odd number modulo 2^64 (Newton's iteration doubles the correct bits)."""
+    x = odd
+    for _ in range(6):
+        x = (x * (2 - odd * x)) & _MASK64
+    return x
 
 
 @dataclass(frozen=True, slots=True)
+class _Powers:
+    """base^i and base^-i modulo 2^64 for i < len: shift a prefix-sum difference to position 0."""
+
+    up: np.ndarray
+    down: np.ndarray
+
+
+_POWERS: dict[int, _Powers] = {}
+
+
+def _powers(base: int, length: int) -> _Powers:
+    found = _POWERS.get(base)
+    if found is not None and len(found.up) >= length:
+        return found
+    size = max(4096, 1 << max(0, length - 1).bit_length())
+    with np.errstate(over="ignore"):
+        up = np.cumprod(np.full(size, base, dtype=_U64))
+        down = np.cumprod(np.full(size, _inverse(base), dtype=_U64))
+    ones = np.ones(1, dtype=_U64)
+    found = _Powers(np.concatenate((ones, up[:-1])), np.concatenate((ones, down[:-1])))
+    _POWERS[base] = found
+    return found
+
+
+_SHIFT_33 = _U64(33)
+_MIX_1 = _U64(0xFF51AFD7ED558CCD)
+_MIX_2 = _U64(0xC4CEB9FE1A85EC53)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """A 64-bit finaliser (MurmurHash3's fmix64), in place: every output bit depends on every input bit."""
+    x ^= x >> _SHIFT_33
+    x *= _MIX_1
+    x ^= x >> _SHIFT_33
+    x *= _MIX_2
+    x ^= x >> _SHIFT_33
+    return x
+
+
+def _range_hashes(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, base: int) -> np.ndarray:
+    """Polynomial hash of ``values[s:e]`` for every (s, e), independent of where the range starts."""
+    powers = _powers(base, len(values) + 1)
+    prefix = np.zeros(len(values) + 1, dtype=_U64)
+    np.cumsum(values * powers.up[: len(values)], out=prefix[1:])
+    return _mix((prefix[ends] - prefix[starts]) * powers.down[starts])
+
+
+# Character classes: what the regular expressions [^\W_] (str.isalnum) and \s (str.isspace) match,
+# a sentence-end mark, and the paragraph break.
+_OTHER, _WORD, _SPACE, _END, _BREAK = range(5)
+
+
+def _class_of(char: str) -> int:
+    if char == _PARAGRAPH:
+        return _BREAK
+    if char in ".!?:":
+        return _END
+    if char.isalnum():
+        return _WORD
+    return _SPACE if char.isspace() else _OTHER
+
+
+@cache
+def _class_table() -> np.ndarray:
+    # The Basic Multilingual Plane; rarer code points are classified one by one.
+    return np.fromiter((_class_of(chr(c)) for c in range(0x10000)), dtype=np.uint8, count=0x10000)
+
+
+def _classes(points: np.ndarray) -> np.ndarray:
+    table = _class_table()
+    if int(points.max()) <= 0xFFFF:
+        return table.take(points)
+    classes = table.take(np.minimum(points, 0xFFFF))
+    for i in np.flatnonzero(points > 0xFFFF):
+        classes[i] = _class_of(chr(int(points[i])))
+    return classes
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _words(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(word hashes, sentence number of each word, end of each word) of an already casefolded text.
+
+    A sentence ends at ., !, ? or : followed by white space, and at a paragraph break.
+    """
+    points = _code_points(text)
+    size = len(points)
+    if not size:
+        empty = np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=_U64), empty, empty
+    classes = _classes(points)
+    word = classes == _WORD
+    edges = np.flatnonzero(word[1:] != word[:-1]) + 1  # word starts and ends, alternating
+    if word[0]:
+        edges = np.concatenate(([0], edges))
+    if word[-1]:
+        edges = np.append(edges, size)
+    starts, ends = edges[0::2], edges[1::2]
+    marks = np.flatnonzero(classes >= _END)  # few: look at each one's next character
+    following = classes[np.minimum(marks + 1, size - 1)]
+    ending = (classes[marks] == _BREAK) | ((following == _SPACE) & (marks + 1 < size))
+    sentence_of = np.searchsorted(marks[ending], starts)
+    return _range_hashes(points, starts, ends, _CHAR_BASE), sentence_of, ends
+
+
+def _sentence_keys(hashes: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """63-bit keys (they fit a signed 64-bit integer) of the word ranges [first, last)."""
+    return _range_hashes(hashes, first, last, _WORD_BASE) >> _ONE
+
+
+def sentence_key(sentence: str) -> int:
+    """A stable 63-bit key of a sentence: the same for texts with the same normalised words."""
+    hashes, _, _ = _words(unicodedata.normalize("NFKC", sentence).casefold())
+    if not len(hashes):
+        return 0
+    return int(_sentence_keys(hashes, np.zeros(1, dtype=np.int64), np.array([len(hashes)]))[0])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class PreparedText:
-    """A headline and body normalised once: everything else is computed from this."""
+    """A headline and body normalised and hashed once: everything else is computed from this."""
 
     content_hash: str
-    sentences: tuple[tuple[str, ...], ...]  # the words of each non-empty sentence, in order
-    keys: tuple[int, ...]  # sentence_key of each sentence
+    keys: tuple[int, ...]  # sentence_key of each sentence that has words, in order
+    lengths: tuple[int, ...]  # the number of words of each of those sentences
+    word_hashes: np.ndarray  # uint64 per word, sentence after sentence
+    text: str  # the casefolded NFKC text the words were read from
+    word_ends: np.ndarray  # where each word ends in ``text``
 
     def learnable_keys(self, k: int = SHINGLE_WORDS) -> frozenset[int]:
         """Keys of the sentences that yield shingles (at least ``k`` words): what learning counts."""
-        return frozenset(key for key, words in zip(self.keys, self.sentences, strict=True) if len(words) >= k)
+        return frozenset(key for key, n in zip(self.keys, self.lengths, strict=True) if n >= k)
 
-
-def _sentence_words(paragraph: str) -> Iterable[list[str]]:
-    # One regex pass per paragraph: word runs, and sentence ends (., !, ?, : before white space).
-    words: list[str] = []
-    for token in _TOKEN.findall(unicodedata.normalize("NFKC", paragraph).casefold()):
-        if token in _ENDS:
-            if words:
-                yield words
-            words = []
-        else:
-            words.append(token)
-    if words:
-        yield words
+    @property
+    def sentences(self) -> tuple[tuple[str, ...], ...]:
+        """The words of each sentence (slow: for tests and evaluation, not the hot path)."""
+        words = [m.group() for m in re.finditer(r"[^\W_]+", self.text)]
+        result, at = [], 0
+        for n in self.lengths:
+            result.append(tuple(words[at : at + n]))
+            at += n
+        return tuple(result)
 
 
 def prepare(headline: str, body: Iterable[str]) -> PreparedText:
-    """Normalise (NFKC, casefold, punctuation dropped) and split into sentences of words."""
-    heading = list(_sentence_words(headline))
-    rest = [words for paragraph in body for words in _sentence_words(paragraph)]
-    normal_heading = " ".join(" ".join(w) for w in heading)
-    normal_body = " ".join(" ".join(w) for w in rest)
-    digest = hashlib.blake2b(f"{normal_heading}\n{normal_body}".encode(), digest_size=16)
-    sentences = tuple(tuple(w) for w in (*heading, *rest))
+    """Normalise (NFKC, casefold), split into sentences of words and hash every word once."""
+    heading = unicodedata.normalize("NFKC", headline).casefold()
+    rest = unicodedata.normalize("NFKC", _PARAGRAPH.join(body)).casefold()
+    text = heading + _PARAGRAPH + rest
+    hashes, sentence_of, ends = _words(text)
+    if len(hashes):
+        firsts = np.flatnonzero(np.concatenate(([True], sentence_of[1:] != sentence_of[:-1])))
+        lasts = np.append(firsts[1:], len(hashes))
+        keys = _sentence_keys(hashes, firsts, lasts)
+        lengths = (lasts - firsts).tolist()
+    else:
+        keys, lengths = np.empty(0, dtype=_U64), []
+    # The exact hash covers the words only (not the spacing or punctuation around them), and
+    # where the headline ends.
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(int(np.searchsorted(ends, len(heading), side="right")).to_bytes(4, "little"))
+    digest.update(hashes.tobytes())
     return PreparedText(
         content_hash=digest.hexdigest(),
-        sentences=sentences,
-        keys=tuple(sentence_key(" ".join(w)) for w in sentences),
+        keys=tuple(keys.tolist()),
+        lengths=tuple(lengths),
+        word_hashes=hashes,
+        text=text,
+        word_ends=ends,
     )
 
 
@@ -159,7 +310,7 @@ class BoilerplateFilter:
     @classmethod
     def of(cls, sentences: Iterable[str]) -> BoilerplateFilter:
         """A filter for the given sentences (matched after normalisation)."""
-        return cls(frozenset(sentence_key(n) for n in map(normalize, sentences) if n))
+        return cls(frozenset(sentence_key(s) for s in sentences if normalize(s)))
 
     @classmethod
     def learn(cls, documents: Iterable[Sequence[str]], min_documents: int = 3) -> BoilerplateFilter:
@@ -186,10 +337,9 @@ DEFAULT_BOILERPLATE = BoilerplateFilter.of(GENERIC_BOILERPLATE)
 NO_BOILERPLATE = BoilerplateFilter()
 
 
-def _informative(text: PreparedText, boilerplate: BoilerplateFilter) -> list[tuple[str, ...]]:
-    if not boilerplate.keys:
-        return list(text.sentences)
-    return [w for w, key in zip(text.sentences, text.keys, strict=True) if key not in boilerplate.keys]
+def _kept_sentences(text: PreparedText, boilerplate: BoilerplateFilter, k: int) -> list[bool]:
+    drop = boilerplate.keys
+    return [n >= k and key not in drop for key, n in zip(text.keys, text.lengths, strict=True)]
 
 
 def shingle_set(
@@ -204,52 +354,41 @@ def shingle_set(
     sentences changes the set; a sentence shorter than ``k`` words (most UI junk) adds nothing.
     The fingerprint sketches exactly this set (as hashes: ``shingle_hashes``).
     """
+    text = prepare(headline, body)
     result: set[str] = set()
-    for words in _informative(prepare(headline, body), boilerplate):
-        result |= word_shingles(words, k)
+    for words, kept in zip(text.sentences, _kept_sentences(text, boilerplate, k), strict=True):
+        if kept:
+            result |= word_shingles(words, k)
     return result
-
-
-_WORD_HASHES: dict[str, int] = {}
-_WORD_CACHE_LIMIT = 500_000
-
-
-def _word_hashes(words: Sequence[str]) -> list[int]:
-    # Words repeat within and across articles: caching their CRC-32 halves the hashing cost.
-    # The cache is emptied when full, which keeps its memory bounded (~50 MB at the limit).
-    cache = _WORD_HASHES
-    if len(cache) > _WORD_CACHE_LIMIT:
-        cache.clear()
-    hashes = []
-    for word in words:
-        value = cache.get(word)
-        if value is None:
-            value = cache[word] = zlib.crc32(word.encode("utf-8"))
-        hashes.append(value)
-    return hashes
 
 
 def shingle_hashes(
     text: PreparedText, boilerplate: BoilerplateFilter = DEFAULT_BOILERPLATE, k: int = SHINGLE_WORDS
 ) -> np.ndarray:
-    """Distinct 32-bit hashes of the shingles of ``shingle_set``, computed without joining strings.
+    """Distinct 32-bit hashes of the shingles of ``shingle_set`` (uint64 array, ascending).
 
-    Each word is hashed once (CRC-32: stable across processes, unlike hash()); a shingle's hash
-    is a polynomial over its k word hashes (mod 2^64, folded to 32 bits), vectorised over the
-    whole text, keeping only windows that lie inside one sentence.
+    A shingle's hash is a polynomial over its k word hashes (mod 2^64, then mixed and cut to 32
+    bits), computed for every window at once, keeping the windows that lie inside one kept sentence.
     """
-    sentences = [w for w in _informative(text, boilerplate) if len(w) >= k]
-    if not sentences:
-        return np.empty(0, dtype=np.uint64)
-    words = [word for sentence in sentences for word in sentence]
-    word_hashes = np.array(_word_hashes(words), dtype=np.uint64)
-    sentence_of = np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
-    windows = len(words) - k + 1
-    combined = np.zeros(windows, dtype=np.uint64)
-    for offset in range(k):
-        combined = combined * _POLY + word_hashes[offset : offset + windows]
+    kept = _kept_sentences(text, boilerplate, k)
+    if not any(kept):
+        return np.empty(0, dtype=_U64)
+    lengths = np.array(text.lengths)
+    if all(kept):
+        hashes = text.word_hashes
+    else:
+        hashes = text.word_hashes[np.repeat(np.array(kept), lengths)]
+        lengths = lengths[kept]
+    sentence_of = np.repeat(np.arange(len(lengths)), lengths)
+    windows = len(hashes) - k + 1
+    combined = hashes[:windows].copy()
+    for offset in range(1, k):
+        combined *= _SHINGLE_BASE
+        combined += hashes[offset : offset + windows]
     combined = combined[sentence_of[:windows] == sentence_of[k - 1 :]]
-    return np.unique((combined ^ (combined >> np.uint64(32))) & np.uint64(0xFFFFFFFF))
+    combined = _mix(combined)
+    combined >>= _HALF
+    return np.unique(combined)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,9 +396,9 @@ class Fingerprint:
     """What dedup compares and stores for one article."""
 
     content_hash: str
-    sketch: bytes  # NUM_PERM bytes: the low 8 bits of each MinHash slot
+    sketch: bytes  # NUM_PERM bytes: 8 bits of each MinHash slot
     size: int  # distinct shingles
-    anchors: tuple[int, ...]  # the ANCHORS smallest mixed shingle hashes (uint32), ascending
+    anchors: tuple[int, ...]  # the ANCHORS smallest shingle hashes (uint32), ascending
 
     @property
     def has_sketch(self) -> bool:
@@ -267,30 +406,33 @@ class Fingerprint:
         return self.size > 0
 
 
-@lru_cache(maxsize=4)
-def _permutations(num_perm: int) -> np.ndarray:
-    # Generating permutations costs more than hashing one article: do it once per process.
-    return np.asarray(MinHash(num_perm=num_perm, seed=MINHASH_SEED, scheme=_SCHEME).permutations)
+@cache
+def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    # x -> a*x + b (mod 2^32) with odd a is a bijection of the 32-bit hashes; the hashes are mixed
+    # already, so these maps give minima as good as random permutations for MinHash.
+    rng = np.random.default_rng(MINHASH_SEED)
+    a = rng.integers(0, 2**32, size=(num_perm, 1), dtype=np.uint32) | np.uint32(1)
+    b = rng.integers(0, 2**32, size=(num_perm, 1), dtype=np.uint32)
+    return a, b
 
 
 def minhash_sketch(hashes: np.ndarray, num_perm: int = NUM_PERM) -> bytes:
-    """b-bit (8) MinHash of a set given as uint32 hashes: ``num_perm`` bytes."""
-    sketch = MinHash(num_perm=num_perm, permutations=_permutations(num_perm), scheme=_SCHEME, hashfunc=int)
-    sketch.update_batch(hashes.tolist())
-    return np.asarray(sketch.hashvalues & 0xFF, dtype=_SKETCH_SLOT).tobytes()
+    """b-bit (8) MinHash of a set given as 32-bit hashes: ``num_perm`` bytes (zeros when empty)."""
+    if not len(hashes):
+        return bytes(num_perm)
+    a, b = _permutations(num_perm)
+    values = np.multiply(a, hashes.astype(np.uint32))
+    values += b
+    minima = values.min(axis=1)
+    # 8 bits from all of the minimum's low half, not only its lowest bits.
+    return ((minima ^ (minima >> np.uint32(8))) & np.uint32(0xFF)).astype(_SKETCH_SLOT).tobytes()
 
 
 def bottom_anchors(hashes: np.ndarray, count: int = ANCHORS) -> tuple[int, ...]:
-    """The ``count`` smallest hashes after a multiplicative mix (Fibonacci hashing + xor-shift).
-
-    The mix makes the sample independent of CRC-32's structure; any fixed bijection would do,
-    as long as every process uses the same one.
-    """
-    mixed = (hashes * np.uint64(0x9E3779B1)) & np.uint64(0xFFFFFFFF)
-    mixed ^= mixed >> np.uint64(16)
-    if len(mixed) > count:
-        mixed = np.partition(mixed, count)[:count]
-    return tuple(int(x) for x in np.sort(mixed))
+    """The ``count`` smallest shingle hashes (already mixed: a uniform sample of the shingles)."""
+    if len(hashes) > count:
+        hashes = np.partition(hashes, count)[:count]
+    return tuple(np.sort(hashes).tolist())
 
 
 def fingerprint_prepared(
