@@ -38,6 +38,10 @@ class InputError(ValueError):
         self.kind = kind
         self.errors = errors or []
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str, list[dict[str, str]]]]:
+        # Rebuilt whole when it crosses from a page-reading worker process (see pages.py).
+        return (InputError, (self.kind, str(self), self.errors))
+
 
 def _pointer(location: Sequence[object]) -> str:
     """A pydantic error location as a JSON Pointer (RFC 6901)."""
