@@ -285,7 +285,7 @@ def burst(count: int = 10_000, seconds: float = 10.0) -> Callable[..., FaultResu
     def fault(workdir: Path, **load: Any) -> FaultResult:
         def body(run: Run) -> tuple[float | None, dict[str, bool], list[str]]:
             started = time.monotonic()
-            run.load.run(count, seconds, prefix="burst")
+            run.load.fire(count, seconds, prefix="burst")
             sent_in = time.monotonic() - started
             # A probe would wait behind the whole backlog: the recovery time here is the drain time.
             sent = time.monotonic()
