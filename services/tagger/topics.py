@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -48,6 +48,9 @@ TOP_LEVEL_SLUGS: dict[str, str] = {
 # Endings a plain pattern may carry (plural, genitive, adjective endings in German and English).
 INFLECTIONS = frozenset({"", "s", "es", "e", "en", "n", "er", "ern", "em"})
 HEADLINE_WEIGHT = 2.0
+# News puts what a story is about first: the start of the body counts this much extra.
+LEAD_CHARS = 400
+LEAD_EXTRA_WEIGHT = 1.0
 # One word repeated all over an article says less than many different words: cap its count.
 MAX_COUNT_PER_PATTERN = 3
 # A top-level topic is kept when it reaches this score and this share of the best one.
@@ -64,7 +67,11 @@ IPTC_NAME_STOPLIST = frozenset({
     "society", "people", "personen", "politik", "politics", "film", "music", "musik", "sport",
 })  # fmt: skip
 
-_WORD_TAIL = re.compile(r"\w*")
+IPTC_NAME_SPLIT = r",|/| und | and | oder | or "
+IPTC_NAME_WEIGHT = 0.5
+_WORD = re.compile(r"\w+")
+# Distinct words whose evidence is remembered (a few MB at most).
+CACHE_WORDS = 200_000
 
 
 @dataclass(frozen=True)
@@ -119,33 +126,37 @@ def vocabulary() -> IptcVocabulary:
 
 @dataclass(frozen=True)
 class _Pattern:
-    length: int
+    core: str  # the pattern without its stars, lower case
     prefix_ok: bool  # may continue into a longer word ("wahl*")
     suffix_ok: bool  # may end a longer word ("*wahl")
     target: str  # qcode the evidence counts for (level 1 or 2)
+    top: str  # the target's top-level topic
     weight: float
     language: str | None  # None: any language
-    key: str  # the pattern as written, for counting repeats
+    exclude: bool  # "!pattern": a word it matches is no evidence for ``top`` at all
 
 
-def _parse_pattern(raw: str, target: str) -> tuple[str, _Pattern]:
+# Evidence one word gives: (target concept, weight) pairs.
+WordEvidence = tuple[tuple[str, float], ...]
+
+
+def _parse_pattern(raw: str, target: str, top: str) -> _Pattern:
     text, _, weight = raw.partition("|")
+    exclude = text.startswith("!")
+    text = text.removeprefix("!")
     language: str | None = None
     if text[:3] in ("de:", "en:"):
         language, text = text[:2], text[3:]
-    suffix_ok = text.startswith("*")
-    prefix_ok = text.endswith("*")
-    core = text.strip("*")
-    pattern = _Pattern(
-        length=len(core),
-        prefix_ok=prefix_ok,
-        suffix_ok=suffix_ok,
+    return _Pattern(
+        core=text.strip("*").lower(),
+        prefix_ok=text.endswith("*"),
+        suffix_ok=text.startswith("*"),
         target=target,
+        top=top,
         weight=float(weight) if weight else 1.0,
         language=language,
-        key=raw,
+        exclude=exclude,
     )
-    return core, pattern
 
 
 def _iptc_name_patterns(vocab: IptcVocabulary) -> list[tuple[str, str]]:
@@ -159,15 +170,31 @@ def _iptc_name_patterns(vocab: IptcVocabulary) -> list[tuple[str, str]]:
             if not name:
                 continue
             cleaned = re.sub(r"\([^)]*\)", " ", name.lower())
-            for part in re.split(r",|/| und | and | oder | or ", cleaned):
+            for part in re.split(IPTC_NAME_SPLIT, cleaned):
                 part = " ".join(part.split())
                 if len(part) >= 4 and part not in IPTC_NAME_STOPLIST:
-                    pairs.append((f"{language}:{part}", target))
+                    pairs.append((f"{language}:{part}|{IPTC_NAME_WEIGHT}", target))
     return pairs
 
 
+def _accepts(pattern: _Pattern, language: str, before: str, tail: str) -> bool:
+    """Whether a pattern found in the text counts, given the character before it and the rest of its word."""
+    if pattern.language is not None and pattern.language != language:
+        return False
+    if not pattern.suffix_ok and before.isalnum():
+        return False
+    return pattern.prefix_ok or tail in INFLECTIONS
+
+
 class TopicRules:
-    """Keyword rules compiled into one Aho-Corasick automaton over lower-cased text."""
+    """Keyword rules, matched word by word.
+
+    Patterns of word characters only (nearly all) are looked up per distinct word of the text: one
+    Aho-Corasick automaton finds them inside the word, and what a word is evidence of is cached, so
+    once the common vocabulary of news has been seen a word costs a dictionary look-up. Patterns
+    with a space, hyphen or dot ("box office", "eu-*") are found in the text itself by a second,
+    small automaton.
+    """
 
     def __init__(self, vocab: IptcVocabulary, rules_path: Path = RULES_FILE) -> None:
         rules = json.loads(rules_path.read_text(encoding="utf-8"))
@@ -182,13 +209,52 @@ class TopicRules:
         for raw, target in pairs:
             if target not in vocab.concepts:
                 raise ValueError(f"topic rule for unknown concept {target}")
-            core, pattern = _parse_pattern(raw, target)
-            if core:
-                by_core[core].append(pattern)
-        self._automaton = ahocorasick.Automaton()
+            pattern = _parse_pattern(raw, target, vocab.ancestor_at(target, 1))
+            if pattern.core:
+                by_core[pattern.core].append(pattern)
+        self._words = ahocorasick.Automaton()
+        self._phrases = ahocorasick.Automaton()
         for core, patterns in by_core.items():
-            self._automaton.add_word(core, tuple(patterns))
-        self._automaton.make_automaton()
+            automaton = self._words if _WORD.fullmatch(core) else self._phrases
+            automaton.add_word(core, tuple(patterns))
+        self._words.make_automaton()
+        self._phrases.make_automaton()
+        # Per language: every word seen so far with its evidence, and the words that have some.
+        self._known: dict[str, dict[str, WordEvidence]] = defaultdict(dict)
+        self._evidence_words: dict[str, set[str]] = defaultdict(set)
+
+    def word_evidence(self, word: str, language: str) -> WordEvidence:
+        """What one lower-cased word (a run of word characters) is evidence of, in ``language``.
+
+        Its strongest pattern per target concept counts, unless an exclusion pattern of the
+        target's top-level topic matches the word too.
+        """
+        known = self._known[language]
+        evidence = known.get(word)
+        if evidence is not None:
+            return evidence
+        best: dict[str, tuple[str, float]] = {}
+        excluded: set[str] = set()
+        for end, patterns in self._words.iter(word):
+            tail = word[end + 1 :]
+            for pattern in patterns:
+                start = end + 1 - len(pattern.core)
+                if not _accepts(pattern, language, word[start - 1] if start else " ", tail):
+                    continue
+                if pattern.exclude:
+                    excluded.add(pattern.top)
+                elif pattern.target not in best or best[pattern.target][1] < pattern.weight:
+                    best[pattern.target] = (pattern.top, pattern.weight)
+        evidence = tuple(
+            (target, weight) for target, (top, weight) in sorted(best.items()) if top not in excluded
+        )
+        if len(known) >= CACHE_WORDS:  # a crude bound on memory; refilling is cheap
+            known.clear()
+            self._evidence_words[language].clear()
+        known[word] = evidence
+        if evidence:
+            self._evidence_words[language].add(word)
+        return evidence
 
     def scores(self, text: str, language: str, weight: float = 1.0) -> dict[str, float]:
         """Evidence per target concept found in ``text``.
@@ -197,31 +263,33 @@ class TopicRules:
         over the text counts at most ``MAX_COUNT_PER_PATTERN`` times.
         """
         low = text.lower()
-        # (target, word end) -> (word, weight): the strongest pattern that matched that word.
-        hits: dict[tuple[str, int], tuple[str, float]] = {}
-        for end, patterns in self._automaton.iter(low):
-            tail_match = _WORD_TAIL.match(low, end + 1)
-            tail = tail_match.group() if tail_match else ""
-            word_end = end + 1 + len(tail)
-            for pattern in patterns:
-                if pattern.language is not None and pattern.language != language:
-                    continue
-                start = end - pattern.length + 1
-                if not pattern.suffix_ok and start > 0 and low[start - 1].isalnum():
-                    continue
-                if not pattern.prefix_ok and tail not in INFLECTIONS:
-                    continue
-                key = (pattern.target, word_end)
-                previous = hits.get(key)
-                if previous is None or previous[1] < pattern.weight:
-                    hits[key] = (low[start:word_end], pattern.weight)
-        repeats: dict[tuple[str, str], int] = defaultdict(int)
         result: dict[str, float] = defaultdict(float)
-        for (target, _), (word, pattern_weight) in hits.items():
-            repeats[(target, word)] += 1
-            if repeats[(target, word)] <= MAX_COUNT_PER_PATTERN:
-                result[target] += weight * pattern_weight
+        counts = Counter(_WORD.findall(low))
+        # Set operations in C instead of a Python loop over every word: most words are no evidence.
+        known = self._known[language]
+        words = set(counts)
+        for word in words.difference(known):
+            self.word_evidence(word, language)
+        for word in words.intersection(self._evidence_words[language]):
+            repeats = min(counts[word], MAX_COUNT_PER_PATTERN) * weight
+            for target, pattern_weight in known[word]:
+                result[target] += repeats * pattern_weight
+        self._add_phrases(low, language, weight, result)
         return result
+
+    def _add_phrases(self, low: str, language: str, weight: float, result: dict[str, float]) -> None:
+        found: dict[_Pattern, int] = defaultdict(int)
+        for end, patterns in self._phrases.iter(low):
+            tail_match = _WORD.match(low, end + 1)
+            tail = tail_match.group() if tail_match else ""
+            for pattern in patterns:
+                start = end + 1 - len(pattern.core)
+                if not pattern.exclude and _accepts(
+                    pattern, language, low[start - 1] if start else " ", tail
+                ):
+                    found[pattern] += 1
+        for pattern, count in found.items():
+            result[pattern.target] += min(count, MAX_COUNT_PER_PATTERN) * weight * pattern.weight
 
 
 def _confidence(score: float, total: float) -> float:
@@ -242,7 +310,8 @@ class TopicClassifier:
     def level_scores(self, headline: str, body_text: str, language: str) -> dict[str, float]:
         """Evidence per level-1/level-2 concept, headline counted double."""
         scores: dict[str, float] = defaultdict(float)
-        for text, weight in ((headline, HEADLINE_WEIGHT), (body_text, 1.0)):
+        lead = body_text[:LEAD_CHARS]
+        for text, weight in ((headline, HEADLINE_WEIGHT), (body_text, 1.0), (lead, LEAD_EXTRA_WEIGHT)):
             for qcode, value in self.rules.scores(text, language, weight).items():
                 scores[qcode] += value
         return scores

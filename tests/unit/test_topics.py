@@ -102,3 +102,32 @@ def test_catalogue_lists_each_top_level_slug_once() -> None:
     catalogue = topic_slug_catalogue()
     assert sorted(slug for slug, _ in catalogue) == sorted(TOP_LEVEL_SLUGS.values())
     assert all("medtop:" in description for _, description in catalogue)
+
+
+def test_words_that_only_contain_a_keyword_are_no_evidence(classifier: TopicClassifier) -> None:
+    """ "Beispiel" is not a game, "festgenommen" not a genome, "Ankündigung" not a dismissal."""
+    subjects = classifier.classify(
+        "",
+        "Zum Beispiel wurden zwei Männer festgenommen. Die Polizei bestätigte die Ankündigung "
+        "der Staatsanwaltschaft, die Verdächtigen knapp vor der Grenze gefasst zu haben.",
+        "de",
+    )
+    codes = [s.code for s in subjects]
+    assert codes[0] == "medtop:02000000"
+    assert not {"medtop:15000000", "medtop:10000000", "medtop:13000000", "medtop:09000000"} & set(codes)
+
+
+def test_phrase_rules_match_across_spaces_and_hyphens(classifier: TopicClassifier) -> None:
+    """Multi-word rules ("Europäische Union", "EU-...") are found in running text."""
+    subjects = classifier.classify(
+        "", "Die Europäische Union und die EU-Kommission beraten in Brüssel.", "de"
+    )
+    assert subjects[0].code == POLITICS
+
+
+def test_classification_does_not_depend_on_what_was_seen_before() -> None:
+    """The word cache changes speed only: a fresh classifier and a used one give the same subjects."""
+    text = "Die Regierung plant eine Steuerreform. Der Finanzminister verteidigt das Budget."
+    used = TopicClassifier()
+    used.classify("Fußball", "Der Stürmer erzielte ein Tor für die Mannschaft.", "de")
+    assert used.classify("", text, "de") == TopicClassifier().classify("", text, "de")
