@@ -22,8 +22,12 @@ BODY_CHARS = 1_500
 # ISO 639-1 codes whose stop-word list lives under another code in stopwords-iso.
 _STOPWORD_CODES = {"nb": "no"}
 
-_TOKEN = re.compile(r"\w[\w'\u2019.-]*\w|\w|[.,;:!?()\"«»„“”\u2018\u2019\[\]\u2013\u2014/]")
-_BREAK = re.compile(r"[.,;:!?()\"«»„“”\u2018\u2019\[\]\u2013\u2014/]")
+_BREAK_CHARS = '.,;:!?()"«»„“”\u2018\u2019[]\u2013\u2014/'
+# A word (letters, digits, inner apostrophes, dots and hyphens) or one punctuation mark that ends a phrase.
+_TOKEN = re.compile(r"\w[\w'\u2019.-]*\w|\w|[" + re.escape(_BREAK_CHARS) + "]")
+
+# A candidate phrase: its lower-cased words and its spelling in the text.
+Phrase = tuple[tuple[str, ...], str]
 
 
 @cache
@@ -34,22 +38,29 @@ def stopwords(language: str) -> frozenset[str]:
     return frozenset(w.lower() for w in words) | frozenset(stopwordsiso.stopwords("en"))
 
 
-def _phrases(text: str, stop: frozenset[str]) -> list[tuple[str, ...]]:
-    phrases: list[tuple[str, ...]] = []
-    current: list[str] = []
-    for token in _TOKEN.findall(text):
-        low = token.lower()
-        if _BREAK.fullmatch(token) or low in stop or low.isdigit() or len(low) < 2:
-            if current:
-                phrases.append(tuple(current))
-                current = []
+def _phrases(text: str, stop: frozenset[str]) -> list[Phrase]:
+    """Runs of up to ``MAX_PHRASE_WORDS`` content words, split at stop words, numbers and punctuation."""
+    phrases: list[Phrase] = []
+    words: list[str] = []
+    spelled: list[str] = []
+    tokens = _TOKEN.findall(text)
+    lowered = _TOKEN.findall(text.lower())
+    if len(lowered) != len(tokens):  # lower-casing changed the tokens (rare letters like "İ")
+        lowered = [token.lower() for token in tokens]
+    for token, low in zip(tokens, lowered, strict=True):
+        # A word token starts with a word character, so its first character tells punctuation apart.
+        if low in stop or token[0] in _BREAK_CHARS or len(low) < 2 or low.isdigit():
+            if words:
+                phrases.append((tuple(words), " ".join(spelled)))
+                words, spelled = [], []
             continue
-        current.append(token)
-        if len(current) == MAX_PHRASE_WORDS:
-            phrases.append(tuple(current))
-            current = []
-    if current:
-        phrases.append(tuple(current))
+        words.append(low)
+        spelled.append(token)
+        if len(words) == MAX_PHRASE_WORDS:
+            phrases.append((tuple(words), " ".join(spelled)))
+            words, spelled = [], []
+    if words:
+        phrases.append((tuple(words), " ".join(spelled)))
     return phrases
 
 
@@ -60,31 +71,35 @@ def key_phrases(headline: str, body_text: str, language: str, count: int = DEFAU
     phrases = headline_phrases + _phrases(body_text[:BODY_CHARS], stop)
     frequency: dict[str, int] = defaultdict(int)
     degree: dict[str, int] = defaultdict(int)
-    for phrase in phrases:
-        for word in phrase:
-            low = word.lower()
-            frequency[low] += 1
-            degree[low] += len(phrase)
-    in_headline = {" ".join(p).lower() for p in headline_phrases}
-    scores: dict[str, float] = {}
-    spelling: dict[str, str] = {}
-    for phrase in phrases:
-        key = " ".join(phrase).lower()
-        if key in scores:
-            scores[key] += 0.5  # repeated phrases matter, but less than their words' weight
+    for words, _ in phrases:
+        size = len(words)
+        for word in words:
+            frequency[word] += 1
+            degree[word] += size
+    in_headline = {words for words, _ in headline_phrases}
+    scores: dict[tuple[str, ...], float] = {}
+    spelling: dict[tuple[str, ...], str] = {}
+    for words, spelled in phrases:
+        if words in scores:
+            scores[words] += 0.5  # repeated phrases matter, but less than their words' weight
             continue
-        score = sum(degree[w.lower()] / frequency[w.lower()] for w in phrase)
-        score += sum(frequency[w.lower()] - 1 for w in phrase) * 0.5
-        if key in in_headline:
+        score = 0.0
+        for word in words:
+            score += degree[word] / frequency[word] + (frequency[word] - 1) * 0.5
+        if words in in_headline:
             score *= HEADLINE_BOOST
-        scores[key] = score
-        spelling[key] = " ".join(phrase)
-    ranked = sorted(scores, key=lambda key: (-scores[key], key))
+        scores[words] = score
+        spelling[words] = spelled
+    keys = {words: " ".join(words) for words in scores}
+    ranked = sorted(scores, key=lambda words: (-scores[words], keys[words]))
     chosen: list[str] = []
-    for key in ranked:
+    result: list[str] = []
+    for words in ranked:
+        key = keys[words]
         if any(key in other or other in key for other in chosen):
             continue
         chosen.append(key)
+        result.append(spelling[words])
         if len(chosen) == count:
             break
-    return tuple(spelling[key] for key in chosen)
+    return tuple(result)

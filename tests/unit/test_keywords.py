@@ -47,3 +47,11 @@ def test_frequent_subject_ranks_high() -> None:
 def test_unknown_language_still_works() -> None:
     """A language without a stop-word list gets phrases split at punctuation only."""
     assert key_phrases("Título", "Texto sobre el tema. Otro tema.", "xx")
+
+
+def test_letters_that_change_length_when_lower_cased_keep_phrases_as_written() -> None:
+    """ "İ" becomes two characters in lower case; phrases are still the article's own spelling."""
+    body = "İstanbul Büyükşehir Belediyesi erklärte am Montag, İstanbul bekomme eine neue U-Bahn."
+    phrases = key_phrases("İstanbul baut U-Bahn", body, "de")
+    assert phrases
+    assert all(p in body or p in "İstanbul baut U-Bahn" for p in phrases)
