@@ -9,6 +9,8 @@ from services.tagger.language import (
     SAMPLE_CHARS,
     UNDETERMINED,
     LanguageIdentifier,
+    _function_word_index,
+    function_word_vote,
     language_sample,
 )
 
@@ -65,3 +67,30 @@ def test_sample_is_headline_and_start_of_body() -> None:
     sample = language_sample("Schlagzeile", "x" * 5_000)
     assert sample.startswith("Schlagzeile\n")
     assert len(sample) <= SAMPLE_CHARS + 1
+
+
+GERMAN = (
+    "Die Regierung hat am Montag beschlossen, dass die Steuern für kleine Unternehmen gesenkt werden. "
+    "Der Finanzminister sagte, die Maßnahme sei mit dem Koalitionspartner abgestimmt und werde noch "
+    "vor dem Sommer im Parlament beschlossen."
+)
+
+
+def test_clear_function_word_vote_answers_without_lingua() -> None:
+    """A sample dominated by one language's function words is that language by the vote alone."""
+    index = _function_word_index(DEFAULT_LANGUAGES)
+    assert function_word_vote(GERMAN, index) == "de"
+
+
+def test_unclear_vote_leaves_the_decision_to_lingua() -> None:
+    """Too few function words, or close languages, give no vote."""
+    index = _function_word_index(DEFAULT_LANGUAGES)
+    assert function_word_vote("Putin Kasachstan Atomkraftwerk Rosatom Tokajew", index) is None
+    danish = "Regeringen har i dag besluttet at sænke skatten for de små virksomheder, og det er en god idé"
+    assert function_word_vote(danish + " " + danish, index) is None
+
+
+def test_vote_only_among_configured_languages() -> None:
+    """A language that is not configured cannot win the vote."""
+    index = _function_word_index(("en", "fr"))
+    assert function_word_vote(GERMAN, index) is None
