@@ -1,8 +1,9 @@
 """IPTC Media Topics for an article, by weighted keyword rules in German and English.
 
 The vocabulary is IPTC's (vendored, CC BY 4.0); the rules are ours (``data/topic_keywords.json``) plus
-the German and English IPTC names of every concept, each counted for its level-2 ancestor. An article's
-level-2 scores add up to its top-level scores; the strongest top-level topics become its subjects.
+the German and English IPTC names of every concept (at half weight: many are everyday words), each
+counted for its level-2 ancestor. An article's level-2 scores add up to its top-level scores; the
+strongest top-level topics become its subjects. The headline and the start of the body weigh more.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class _Pattern:
     exclude: bool  # "!pattern": a word it matches is no evidence for ``top`` at all
 
 
-# Evidence one word gives: (target concept, weight) pairs.
+# Evidence one word gives: (target concept, weight), at most one pair per top-level topic.
 WordEvidence = tuple[tuple[str, float], ...]
 
 
@@ -226,8 +227,9 @@ class TopicRules:
     def word_evidence(self, word: str, language: str) -> WordEvidence:
         """What one lower-cased word (a run of word characters) is evidence of, in ``language``.
 
-        Its strongest pattern per target concept counts, unless an exclusion pattern of the
-        target's top-level topic matches the word too.
+        A word is one piece of evidence per top-level topic: its strongest pattern under that topic
+        counts (for that pattern's concept), unless an exclusion pattern of the topic matches the
+        word too.
         """
         known = self._known[language]
         evidence = known.get(word)
@@ -243,11 +245,9 @@ class TopicRules:
                     continue
                 if pattern.exclude:
                     excluded.add(pattern.top)
-                elif pattern.target not in best or best[pattern.target][1] < pattern.weight:
-                    best[pattern.target] = (pattern.top, pattern.weight)
-        evidence = tuple(
-            (target, weight) for target, (top, weight) in sorted(best.items()) if top not in excluded
-        )
+                elif pattern.top not in best or best[pattern.top][1] < pattern.weight:
+                    best[pattern.top] = (pattern.target, pattern.weight)
+        evidence = tuple(hit for top, hit in sorted(best.items()) if top not in excluded)
         if len(known) >= CACHE_WORDS:  # a crude bound on memory; refilling is cheap
             known.clear()
             self._evidence_words[language].clear()
@@ -259,8 +259,8 @@ class TopicRules:
     def scores(self, text: str, language: str, weight: float = 1.0) -> dict[str, float]:
         """Evidence per target concept found in ``text``.
 
-        A word counts once per target however many patterns match it, and a word repeated all
-        over the text counts at most ``MAX_COUNT_PER_PATTERN`` times.
+        A word counts once per top-level topic however many patterns match it, and a word repeated
+        all over the text counts at most ``MAX_COUNT_PER_PATTERN`` times.
         """
         low = text.lower()
         result: dict[str, float] = defaultdict(float)
