@@ -220,6 +220,12 @@ class TopicRules:
             automaton.add_word(core, tuple(patterns))
         self._words.make_automaton()
         self._phrases.make_automaton()
+        # A text none of whose words starts a phrase pattern cannot contain one: skip that search.
+        self._phrase_starts = frozenset(
+            _WORD.match(core).group()  # type: ignore[union-attr]
+            for core in by_core
+            if not _WORD.fullmatch(core) and _WORD.match(core)
+        )
         # Per language: every word seen so far with its evidence, and the words that have some.
         self._known: dict[str, dict[str, WordEvidence]] = defaultdict(dict)
         self._evidence_words: dict[str, set[str]] = defaultdict(set)
@@ -274,7 +280,8 @@ class TopicRules:
             repeats = min(counts[word], MAX_COUNT_PER_PATTERN) * weight
             for target, pattern_weight in known[word]:
                 result[target] += repeats * pattern_weight
-        self._add_phrases(low, language, weight, result)
+        if not words.isdisjoint(self._phrase_starts):
+            self._add_phrases(low, language, weight, result)
         return result
 
     def _add_phrases(self, low: str, language: str, weight: float, result: dict[str, float]) -> None:
@@ -310,8 +317,17 @@ class TopicClassifier:
     def level_scores(self, headline: str, body_text: str, language: str) -> dict[str, float]:
         """Evidence per level-1/level-2 concept, headline counted double."""
         scores: dict[str, float] = defaultdict(float)
-        lead = body_text[:LEAD_CHARS]
-        for text, weight in ((headline, HEADLINE_WEIGHT), (body_text, 1.0), (lead, LEAD_EXTRA_WEIGHT)):
+        # The lead and the rest of the body are read separately (not the lead twice): one pass over the text.
+        cut = body_text.find(" ", LEAD_CHARS)
+        cut = len(body_text) if cut < 0 else cut
+        parts = (
+            (headline, HEADLINE_WEIGHT),
+            (body_text[:cut], 1.0 + LEAD_EXTRA_WEIGHT),
+            (body_text[cut:], 1.0),
+        )
+        for text, weight in parts:
+            if not text:
+                continue
             for qcode, value in self.rules.scores(text, language, weight).items():
                 scores[qcode] += value
         return scores
