@@ -25,10 +25,6 @@ class Mention:
     known: KnownEntity | None
 
 
-def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
-
-
 class EntityRecognizer:
     """Finds and links entity mentions (loading it reads the gazetteer and the model: do it once)."""
 
@@ -39,23 +35,27 @@ class EntityRecognizer:
     def mentions(self, text: str) -> list[Mention]:
         """All mentions in ``text``, in order of appearance, without overlaps."""
         tokens = split_tokens(text)
-        found: list[Mention] = [
-            Mention(m.entity.type, m.start, m.end, m.entity) for m in self.gazetteer.find_in_tokens(tokens)
-        ]
+        known = self.gazetteer.find_in_tokens(tokens)
+        found = [Mention(m.entity.type, m.start, m.end, m.entity) for m in known]
         if self.model is not None:
-            spans = [(m.start, m.end) for m in found]
+            # Both lists are in text order without overlaps, so one pass finds each model span's
+            # only possible overlap: the first known name that ends after the span starts.
+            following = 0
             for start, end, label in self.model.token_spans(tokens):
-                if any(_overlaps((start, end), span) for span in spans):
+                while following < len(known) and known[following].end <= start:
+                    following += 1
+                if following < len(known) and known[following].start < end:
                     continue
-                known = self.gazetteer.link(text[start:end], label)
-                found.append(Mention(label, start, end, known))
-        found.sort(key=lambda m: m.start)
+                entity = self.gazetteer.link(text[start:end], label)
+                found.append(Mention(label, start, end, entity))
+            found.sort(key=lambda m: m.start)
         return found
 
     def entities(self, text: str, field: TextField) -> list[Entity]:
         """The mentions of one field of an article as contract entities."""
+        # Built without validation: every field is typed and checked where it is made above.
         return [
-            Entity(
+            Entity.model_construct(
                 type=m.type,
                 text=text[m.start : m.end],
                 field=field,

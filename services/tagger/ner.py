@@ -273,9 +273,11 @@ class NerModel:
         self._weights = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
         self._transitions: FloatArray = np.asarray(transitions, dtype=np.float64)
         self._lex = lexicons()
-        self._bias = self._weights.get("bias", np.zeros(len(LABELS)))
+        self._bias = self._weights.get("bias", np.zeros(len(LABELS)))[:, None]
         self._index: dict[str, int] = {}
-        self._table: FloatArray = np.zeros((1024, len(OFFSETS), len(LABELS)))
+        # Scores by offset, label, then word type: labels before tokens, so that per-token work is
+        # done with whole-row numpy operations rather than reductions over nine labels per token.
+        self._table: FloatArray = np.zeros((len(OFFSETS), len(LABELS), 1024))
         self._boundary = self._row(BOUNDARY)
 
     def _row(self, word: str) -> int:
@@ -284,16 +286,16 @@ class NerModel:
         if index is not None:
             return index
         index = len(self._index)
-        if index == self._table.shape[0]:
-            self._table = np.concatenate([self._table, np.zeros_like(self._table)])
+        if index == self._table.shape[2]:
+            self._table = np.concatenate([self._table, np.zeros_like(self._table)], axis=2)
         own, context = type_features(word, self._lex)
-        scores = self._table[index]
-        scores[:] = 0.0
+        scores = np.zeros((len(OFFSETS), len(LABELS)))
         for position, offset in enumerate(OFFSETS):
             for feature in own if offset == 0 else context:
                 weight = self._weights.get(f"{offset}:{feature}")
                 if weight is not None:
                     scores[position] += weight
+        self._table[:, :, index] = scores
         self._index[word] = index
         return index
 
@@ -305,15 +307,16 @@ class NerModel:
         ids = list(map(self._index.get, words))
         if None in ids:
             ids = [self._row(w) if i is None else i for i, w in zip(ids, words, strict=True)]
-        boundary = self._boundary
-        return np.asarray([boundary, boundary, *ids, boundary, boundary], dtype=np.intp)
+        boundary = (self._boundary, self._boundary)
+        return np.fromiter((*boundary, *ids, *boundary), dtype=np.intp, count=len(ids) + 4)
 
     def _emissions(self, words: Sequence[str]) -> FloatArray:
+        """Label scores of each word: (labels, tokens)."""
         padded = self._rows(words)
         n = len(words)
-        scores = self._table[padded[:n], 0] + self._bias
+        scores = self._table[0].take(padded[:n], axis=1) + self._bias
         for position in range(1, len(OFFSETS)):
-            scores += self._table[padded[position : position + n], position]
+            scores += self._table[position].take(padded[position : position + n], axis=1)
         return scores
 
     def label_ids(self, words: Sequence[str]) -> IntArray:
@@ -326,13 +329,13 @@ class NerModel:
         if not words:
             return labels
         emissions = self._emissions(words)
-        open_ = np.flatnonzero(emissions[:, 0] - emissions[:, 1:].max(axis=1) < O_MARGIN)
+        open_ = np.flatnonzero(emissions[0] - emissions[1:].max(axis=0) < O_MARGIN)
         if open_.size == 0:
             return labels
-        breaks = np.flatnonzero(np.diff(open_) != 1) + 1
+        breaks = np.flatnonzero(open_[1:] - open_[:-1] != 1) + 1
         starts = open_[np.concatenate(([0], breaks))]
-        lengths = np.diff(np.concatenate((breaks, [open_.size])), prepend=0)
-        positions, path = _batch_viterbi(emissions, starts, lengths, self._transitions)
+        ends = open_[np.concatenate((breaks - 1, [open_.size - 1]))] + 1
+        positions, path = _batch_viterbi(emissions, starts, ends - starts, self._transitions)
         labels[positions] = path
         return labels
 
@@ -363,33 +366,29 @@ def _batch_viterbi(
 ) -> tuple[IntArray, IntArray]:
     """Best label paths of all stretches at once: (token positions, their labels).
 
-    Each stretch sits between O tokens. Shorter stretches are padded with steps that can only be
-    O; as every stretch ends in a transition to O anyway, the padding adds the same score to every
-    path of a stretch and leaves its best path unchanged.
+    ``emissions`` are (labels, tokens). Each stretch sits between O tokens. Shorter stretches are
+    padded with steps that can only be O; as every stretch ends in a transition to O anyway, the
+    padding adds the same score to every path of a stretch and leaves its best path unchanged.
+    Arrays are laid out (labels, stretches) so that every step is a few whole-array operations.
     """
     count, longest = starts.size, int(lengths.max())
     steps = np.arange(longest)
-    valid = steps[None, :] < lengths[:, None]
-    positions = np.minimum(starts[:, None] + steps[None, :], emissions.shape[0] - 1)
-    batch = emissions[positions]
-    padding = np.full(emissions.shape[1], IMPOSSIBLE)
-    padding[0] = 0.0
-    batch[~valid] = padding
-    score = transitions[0][None, :] + batch[:, 0]
-    back = np.zeros((count, longest), dtype=np.intp)
-    backs = []
+    valid = steps[:, None] < lengths[None, :]
+    positions = np.minimum(starts[None, :] + steps[:, None], emissions.shape[1] - 1)
+    batch = emissions[:, positions]  # (labels, steps, stretches)
+    batch[1:, ~valid] = IMPOSSIBLE
+    batch[0, ~valid] = 0.0
+    scores = [transitions[0][:, None] + batch[:, 0]]
     for step in range(1, longest):
-        candidates = score[:, :, None] + transitions[None, :, :]
-        pointers = candidates.argmax(axis=1)
-        score = np.take_along_axis(candidates, pointers[:, None, :], axis=1)[:, 0, :] + batch[:, step]
-        backs.append(pointers)
-    best = (score + transitions[:, 0][None, :]).argmax(axis=1)
-    every = np.arange(count)
-    back[:, longest - 1] = best
-    for step in range(longest - 1, 0, -1):
-        best = backs[step - 1][every, best]
-        back[:, step - 1] = best
-    return positions[valid], back[valid]
+        candidates = scores[-1][:, None, :] + transitions[:, :, None]
+        scores.append(candidates.max(axis=0) + batch[:, step])
+    best = (scores[-1] + transitions[:, 0][:, None]).argmax(axis=0)
+    path = np.zeros((longest, count), dtype=np.intp)
+    path[longest - 1] = best
+    for step in range(longest - 2, -1, -1):
+        best = (scores[step] + transitions[:, best]).argmax(axis=0)
+        path[step] = best
+    return positions[valid], path[valid]
 
 
 def _label_chunks(labels: IntArray) -> list[tuple[int, int, str]]:
@@ -423,7 +422,12 @@ def load_model(path: Path = MODEL_FILE) -> NerModel | None:
 # --- training ------------------------------------------------------------------------------------
 
 
-def train(sentences: Sequence[Sentence], *, c1: float = 0.05, c2: float = 0.01) -> dict[str, object]:
+# L1 and L2 penalties, chosen by 5-fold cross-validation inside the training sentences (every fifth
+# held-out sentence never seen): 0.02/0.05 beat the earlier 0.05/0.01 and 0.1/0.01.
+C1, C2 = 0.02, 0.05
+
+
+def train(sentences: Sequence[Sentence], *, c1: float = C1, c2: float = C2) -> dict[str, object]:
     """Train a CRF on ``sentences`` and return the exportable model (needs python-crfsuite)."""
     import pycrfsuite
 
