@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from services.tagger.entities import EntityRecognizer
 from services.tagger.gazetteer import gazetteer
-from services.tagger.ner import bio_spans, shape, tokenize
+from services.tagger.ner import (
+    LABELS,
+    TOKEN_PATTERN,
+    _batch_viterbi,
+    bio_spans,
+    shape,
+    split_tokens,
+    tokenize,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -98,3 +107,51 @@ def test_shape_collapses_character_classes() -> None:
     assert shape("Putin") == "Xx"
     assert shape("OVKS-Mitglied") == "X-Xx"
     assert shape("2026") == "d"
+
+
+def test_token_offsets_match_the_token_pattern() -> None:
+    """Offsets computed from piece lengths are those of the tokens the pattern finds, whatever the spacing."""
+    text = "  Der  US-Präsident\tsagte:\n\n»Nein«, 1.000,50 Euro…  "
+    tokens = split_tokens(text)
+    expected = [m.span() for m in TOKEN_PATTERN.finditer(text)]
+    assert list(zip(tokens.starts.tolist(), tokens.ends.tolist(), strict=True)) == expected
+    assert tokens.words == [text[s:e] for s, e in expected]
+
+
+def _viterbi_one(emissions: np.ndarray, transitions: np.ndarray) -> list[int]:
+    """Plain Viterbi of one stretch (labels, tokens) that starts and ends next to an O."""
+    score = transitions[0] + emissions[:, 0]
+    back = []
+    for step in range(1, emissions.shape[1]):
+        candidates = score[:, None] + transitions
+        back.append(candidates.argmax(axis=0))
+        score = candidates.max(axis=0) + emissions[:, step]
+    best = int((score + transitions[:, 0]).argmax())
+    path = [best]
+    for pointers in reversed(back):
+        best = int(pointers[best])
+        path.append(best)
+    return path[::-1]
+
+
+def test_batched_viterbi_equals_one_stretch_at_a_time() -> None:
+    """Decoding stretches of different lengths together gives each the path it gets alone."""
+    rng = np.random.default_rng(7)
+    labels = len(LABELS)
+    emissions = rng.normal(size=(labels, 40))
+    transitions = rng.normal(size=(labels, labels))
+    starts = np.array([0, 3, 10, 20, 33])
+    lengths = np.array([1, 5, 2, 9, 7])
+    positions, path = _batch_viterbi(emissions, starts, lengths, transitions)
+    got = dict(zip(positions.tolist(), path.tolist(), strict=True))
+    for start, length in zip(starts.tolist(), lengths.tolist(), strict=True):
+        alone = _viterbi_one(emissions[:, start : start + length], transitions)
+        assert [got[p] for p in range(start, start + length)] == alone
+
+
+def test_gazetteer_matches_names_over_several_tokens_with_an_ending() -> None:
+    """A multi-word name is found token by token, its last word may carry a genitive ending."""
+    text = "Die Politik der Vereinigten Staaten und Kasachstans."
+    found = {text[m.start : m.end]: m.entity.id for m in gazetteer().find(text)}
+    assert found.get("Kasachstans") == "iso3166:KZ"
+    assert found.get("Vereinigten Staaten") == "iso3166:US"
