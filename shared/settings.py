@@ -34,6 +34,17 @@ class Settings(BaseSettings):
         default="auto",
         description="`json` lines, `console`, or `auto` (console on a terminal, else JSON).",
     )
+    intake_max_in_flight: int = Field(
+        default=64,
+        gt=0,
+        description="Article submissions intake handles at once; more get 503 problem+json with "
+        "Retry-After at once, before the body is read.",
+    )
+    intake_page_workers: int = Field(
+        default=1,
+        ge=0,
+        description="Processes that read HTML pages off intake's event loop (0: read them on the loop).",
+    )
     max_body_bytes: int = Field(
         default=2_000_000, gt=0, description="Largest request body intake accepts (413 above)."
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -86,6 +87,9 @@ class ArticleStatus:
 class StatusStore(Protocol):
     async def record(self, update: StatusUpdate) -> None: ...
 
+    async def record_many(self, updates: Sequence[StatusUpdate]) -> None:
+        """Record each update, in order (one round trip where the store allows)."""
+
     async def get(self, article_id: str) -> ArticleStatus | None: ...
 
 
@@ -125,13 +129,17 @@ class InMemoryStatusStore:
                     del raw[key]
             raw.update(rank=str(update.rank), status=update.status, **_flatten(update))
 
+    async def record_many(self, updates: Sequence[StatusUpdate]) -> None:
+        for update in updates:
+            await self.record(update)
+
     async def get(self, article_id: str) -> ArticleStatus | None:
         raw = self.records.get(article_id)
         return _status_from(article_id, raw) if raw else None
 
 
 # KEYS[1] the article; ARGV: rank, ttl ms, status, now, version (0: none), then field/value pairs.
-_RECORD_SCRIPT = """
+RECORD_SCRIPT = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'rank') or '0')
 local current_version = tonumber(redis.call('HGET', KEYS[1], 'version') or '1')
 local version = tonumber(ARGV[5])
@@ -155,6 +163,12 @@ return 1
 """
 
 
+def record_args(update: StatusUpdate, ttl_ms: int) -> list[str | int]:
+    """ARGV of ``RECORD_SCRIPT`` for this update (its KEYS[1] is ``article_key(update.article_id)``)."""
+    pairs = [item for pair in _flatten(update).items() for item in pair]
+    return [update.rank, ttl_ms, update.status, repr(time.time()), update.version or 0, *pairs]
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -165,13 +179,19 @@ class RedisStatusStore:
     def __init__(self, client: aioredis.Redis, ttl_seconds: float) -> None:
         self._client = client
         self._ttl_ms = int(ttl_seconds * 1000)
-        self._record = client.register_script(_RECORD_SCRIPT)
+        self._record = client.register_script(RECORD_SCRIPT)
 
     async def record(self, update: StatusUpdate) -> None:
-        pairs = [item for pair in _flatten(update).items() for item in pair]
-        version = update.version or 0
-        args: list[str | int] = [update.rank, self._ttl_ms, update.status, repr(time.time()), version, *pairs]
-        await self._record(keys=[article_key(update.article_id)], args=args)
+        await self._record(keys=[article_key(update.article_id)], args=record_args(update, self._ttl_ms))
+
+    async def record_many(self, updates: Sequence[StatusUpdate]) -> None:
+        if not updates:
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            for update in updates:
+                key = article_key(update.article_id)
+                await self._record(keys=[key], args=record_args(update, self._ttl_ms), client=pipe)
+            await pipe.execute()
 
     async def get(self, article_id: str) -> ArticleStatus | None:
         raw = await self._client.hgetall(article_key(article_id))

@@ -45,8 +45,8 @@ from services.intake.idempotency import (
     RedisIdempotencyStore,
 )
 from services.intake.normalise import InputError, InputKind, read_input
-from services.intake.overload import DEFAULT_MAX_IN_FLIGHT, SubmissionGate
-from services.intake.pages import DEFAULT_PAGE_WORKERS, PageReaders
+from services.intake.overload import SubmissionGate
+from services.intake.pages import PageReaders
 from services.intake.problems import EXCEPTION_HANDLERS, Problem
 from services.intake.redis_accept import RedisIntake
 from services.intake.submission import (
@@ -301,8 +301,7 @@ def create_app(
     poller = _feed_poller(settings, intake, redis, feed_fetcher, feed_state)
     metrics = Metrics()
     if page_workers is None:
-        # NEWSWIRE_INTAKE_PAGE_WORKERS once shared.settings has it; the constant until then.
-        page_workers = getattr(settings, "intake_page_workers", DEFAULT_PAGE_WORKERS)
+        page_workers = settings.intake_page_workers
     pages = PageReaders(page_workers)
 
     @asynccontextmanager
@@ -337,8 +336,7 @@ def create_app(
 
     app.state.access = access  # read by require_access, also for routers included below
     if max_in_flight is None:
-        # NEWSWIRE_INTAKE_MAX_IN_FLIGHT once shared.settings has it; the constant until then.
-        max_in_flight = getattr(settings, "intake_max_in_flight", DEFAULT_MAX_IN_FLIGHT)
+        max_in_flight = settings.intake_max_in_flight
     app.add_middleware(SubmissionGate, limit=max_in_flight, on_shed=metrics.rejected.labels("overloaded").inc)
 
     @app.post(

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import time
 from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
@@ -51,7 +49,7 @@ from services.intake.submission import (
 from shared.messages import ARTICLES_RECEIVED, Article, ArticleReceived
 from shared.ninjs import to_ninjs
 from shared.stage import ARTICLE_ID_HEADER
-from shared.status import _RECORD_SCRIPT, STATUS_RANKS, article_key
+from shared.status import RECORD_SCRIPT, StatusUpdate, article_key, record_args
 
 RECEIVED = "received"
 _SERIALIZER = PydanticSerializer(use_fastdepends_errors=False)  # what a FastStream publisher uses
@@ -64,7 +62,7 @@ MAX_RETARGETS = 3  # a key that changes hands this often in a row is being fough
 _ACCEPT_SCRIPT = (
     DECIDE_LUA
     + "local function record_status(KEYS, ARGV)\n"
-    + _RECORD_SCRIPT
+    + RECORD_SCRIPT
     + """
 end
 local outcome = 'new'
@@ -101,13 +99,9 @@ async def envelope(article: Article) -> bytes:
 
 
 def _status_args(article: Article, ttl_ms: int) -> list[str | int]:
-    """ARGV of the status script for ``received`` (see shared.status): rank, ttl, status, now,
-    version, then field/value pairs."""
-    document = json.dumps(to_ninjs(article), ensure_ascii=False)
-    return [
-        STATUS_RANKS[RECEIVED], ttl_ms, RECEIVED, repr(time.time()), article.version,
-        "version", str(article.version), "document", document,
-    ]  # fmt: skip
+    """ARGV of the status script for ``received``, as the status store writes it."""
+    update = StatusUpdate.reached(article.id, RECEIVED, document=to_ninjs(article), version=article.version)
+    return record_args(update, ttl_ms)
 
 
 class ScriptBatcher:
