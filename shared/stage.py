@@ -7,27 +7,33 @@ pending by a replica that died or failed. FastStream never retries on Redis by i
 no delivery cap, so both are here: a failed entry stays pending, is claimed again after
 ``claim_idle_ms``, and after ``delivery_cap`` deliveries goes to the stage's dead-letter stream.
 
-Per message the order is: publish the outputs, record the article's status, then XACK.
-A crash anywhere in between yields a retry, never a loss; stages are idempotent.
+The reader takes up to ``read_batch`` entries at a time and handles them one by one, in order;
+then, for the batch, one pipelined write of every output, one of every status record, and one
+XACK of the entries that were handled. The order is always: publish the outputs, record the
+article's status, then XACK. A crash anywhere in between yields a retry, never a loss; stages are
+idempotent. An entry whose handler raised is not acknowledged: it stays pending for the claimer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import os
 import socket
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
 import structlog
 from faststream import AckPolicy, FastStream
-from faststream.redis import RedisBroker, StreamSub
-from faststream.redis.annotations import RedisStreamMessage
+from faststream.redis import RedisBroker, StreamSub, message
+from faststream.redis.annotations import RedisBatchStreamMessage, RedisStreamMessage
 from faststream.redis.publisher.usecase import StreamPublisher
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import ResponseError
@@ -69,6 +75,7 @@ class StageResult:
 
 
 Handler = Callable[[EventT], Awaitable[StageResult]]
+AnyStreamMessage = message.RedisStreamMessage | message.RedisBatchStreamMessage
 
 
 def consumer_name(service: str) -> str:
@@ -111,6 +118,30 @@ def make_broker(settings: Settings) -> RedisBroker:
     )
 
 
+@dataclass
+class Entry:
+    """One stream entry of a batch on its way through the handler."""
+
+    entry_id: str
+    article_id: str
+    body: Any  # the decoded JSON of a batch item, or the raw bytes of a claimed entry
+    deliveries: int
+    handled_in: float = 0.0  # seconds the handler took
+
+    def payload(self) -> bytes:
+        """The entry's message as bytes, as a dead letter keeps it."""
+        if isinstance(self.body, bytes):
+            return self.body
+        return json.dumps(self.body, ensure_ascii=False).encode()
+
+
+@dataclass
+class Handled:
+    entry: Entry
+    event: BaseModel
+    result: StageResult
+
+
 class Stage(Generic[EventT]):
     """One input stream, read by a reader and a claimer, handled by one async function."""
 
@@ -131,9 +162,11 @@ class Stage(Generic[EventT]):
             input_stream,
             group=service,
             consumer=runtime.consumer,
+            batch=True,
             max_records=settings.read_batch,
             polling_interval=settings.poll_interval_ms,
         )
+        # FastStream's claimer takes one entry per XAUTOCLAIM: claims are the rare path.
         claimer = StreamSub(
             input_stream,
             group=service,
@@ -144,11 +177,11 @@ class Stage(Generic[EventT]):
         )
         broker = runtime.broker
 
-        async def read(msg: RedisStreamMessage) -> None:
-            await self.process(msg, claimed=False)
+        async def read(msg: RedisBatchStreamMessage) -> None:
+            await self.process_batch(msg)
 
         async def claim(msg: RedisStreamMessage) -> None:
-            await self.process(msg, claimed=True)
+            await self.process_claimed(msg)
 
         read_subscriber = broker.subscriber(stream=reader, ack_policy=AckPolicy.MANUAL)
         read_subscriber(read)
@@ -159,106 +192,165 @@ class Stage(Generic[EventT]):
             f"{input_stream}:claim": claim_subscriber,
         }
 
-    async def process(self, msg: RedisStreamMessage, *, claimed: bool) -> None:
-        try:
-            await self._process(msg, claimed=claimed)
-        finally:
-            # The subscriber's task lives on: later lines (fetch errors) must not name this article.
-            structlog.contextvars.clear_contextvars()
+    async def process_batch(self, msg: RedisBatchStreamMessage) -> None:
+        """New entries, read by ``>``: each is on its first delivery."""
+        ids = [entry_id.decode() for entry_id in msg.raw_message.get("message_ids") or ()]
+        bodies = await msg.decode()
+        if not isinstance(bodies, list):  # FastStream hands a batch over as a list
+            bodies = [bodies]
+        headers = msg.batch_headers or [msg.headers] * len(bodies)
+        entries = [
+            Entry(
+                # In-memory test brokers give no entry ids: name the items by position.
+                entry_id=ids[index] if index < len(ids) else f"{msg.message_id}-{index}",
+                article_id=str(headers[index].get(ARTICLE_ID_HEADER, "")) or "unknown",
+                body=body,
+                deliveries=1,
+            )
+            for index, body in enumerate(bodies)
+        ]
+        await self.handle(entries, msg)
 
-    async def _process(self, msg: RedisStreamMessage, *, claimed: bool) -> None:
+    async def process_claimed(self, msg: RedisStreamMessage) -> None:
+        """An entry another consumer held too long (it died, hung, or its handler raised)."""
         entry_ids = msg.raw_message.get("message_ids") or ()
         entry_id = entry_ids[0].decode() if entry_ids else msg.message_id  # in-memory tests have none
-        article_id = str(msg.headers.get(ARTICLE_ID_HEADER, "")) or "unknown"
-        structlog.contextvars.bind_contextvars(
-            stage=self.runtime.service, article_id=article_id, entry_id=entry_id
-        )
-        deliveries = await msg.get_delivery_count() if claimed else 1
-        if claimed and entry_ids and deliveries < 2:
+        deliveries = await msg.get_delivery_count()
+        if entry_ids and deliveries < 2:
             # A claim always counts as a delivery, so a count of 1 means no pending entry is left:
             # the reader acknowledged it after our XAUTOCLAIM picked it up. Nothing to do.
             # (Only real stream entries have ids and a pending list; the in-memory test broker
             # may hand a message to the claimer, without an id and with a count of 1.)
-            log.debug("message.already_acknowledged")
+            log.debug("message.already_acknowledged", entry_id=entry_id)
             return
-        cap = self.runtime.settings.delivery_cap
-        if deliveries > cap:
-            await self.dead_letter(
-                msg,
-                entry_id,
-                article_id,
-                deliveries,
-                "delivery cap exceeded without completing (the process handling it died or hung)",
+        article_id = str(msg.headers.get(ARTICLE_ID_HEADER, "")) or "unknown"
+        await self.handle([Entry(entry_id, article_id, msg.body, deliveries)], msg)
+
+    async def handle(self, entries: list[Entry], msg: AnyStreamMessage) -> None:
+        """Handle each entry in order, then write the batch's outputs, statuses and acks."""
+        handled: list[Handled] = []
+        for entry in entries:
+            with self._bound(entry):
+                outcome = await self._handle_one(entry, msg)
+            if outcome is not None:
+                handled.append(outcome)
+            # A handler may never await (the tagger's is pure CPU): let the heartbeat, the metrics
+            # and a stop get a turn between entries, so a batch can be cut off at the grace period.
+            await asyncio.sleep(0)
+        if not handled:
+            return
+        try:
+            await self.runtime.publish_many(output for item in handled for output in item.result.outputs)
+            await self.runtime.status.record_many(
+                [item.result.status for item in handled if item.result.status is not None]
             )
+            await self._ack(msg, [item.entry.entry_id for item in handled])
+        except Exception as error:
+            # Nothing of the batch was acknowledged: every entry stays pending and is claimed again,
+            # one by one, so an entry that makes these writes fail (a poison) reaches its cap alone.
+            for item in handled:
+                with self._bound(item.entry):
+                    if item.entry.deliveries >= self.runtime.settings.delivery_cap:
+                        await self.dead_letter(item.entry, msg, _describe(error))
+                    else:
+                        self._failed(item.entry, error)
             return
+        for item in handled:
+            with self._bound(item.entry):
+                self._processed(item)
+
+    @contextmanager
+    def _bound(self, entry: Entry) -> Iterator[None]:
+        structlog.contextvars.bind_contextvars(
+            stage=self.runtime.service, article_id=entry.article_id, entry_id=entry.entry_id
+        )
+        try:
+            yield
+        finally:
+            # The subscriber's task lives on: later lines (fetch errors) must not name this article.
+            structlog.contextvars.clear_contextvars()
+
+    async def _handle_one(self, entry: Entry, msg: AnyStreamMessage) -> Handled | None:
+        """The handler's result for one entry, or None when the entry was dead-lettered or failed."""
+        cap = self.runtime.settings.delivery_cap
+        if entry.deliveries > cap:
+            reason = "delivery cap exceeded without completing (the process handling it died or hung)"
+            await self.dead_letter(entry, msg, reason)
+            return None
         started = time.perf_counter()
         try:
-            event = self.event_type.model_validate_json(msg.body)
+            if isinstance(entry.body, bytes):
+                event = self.event_type.model_validate_json(entry.body)
+            else:
+                event = self.event_type.model_validate(entry.body)
         except ValidationError as error:
             # Retrying cannot fix a message that does not decode: dead-letter it now.
-            await self.dead_letter(msg, entry_id, article_id, deliveries, f"undecodable: {error}")
-            return
+            await self.dead_letter(entry, msg, f"undecodable: {error}")
+            return None
         try:
             result = await self.handler(event)
-            for output in result.outputs:
-                await self.runtime.publish(output)
-            if result.status is not None:
-                await self.runtime.status.record(result.status)
         except Exception as error:
-            if deliveries >= cap:
-                await self.dead_letter(msg, entry_id, article_id, deliveries, _describe(error))
+            if entry.deliveries >= cap:
+                await self.dead_letter(entry, msg, _describe(error))
             else:
-                self.runtime.metrics.message_failed("retry")
-                log.warning(
-                    "message.failed",
-                    deliveries=deliveries,
-                    will_retry=True,
-                    error=_describe(error),
-                    exc_info=True,
-                )
-            return
-        await msg.ack()
-        duration = time.perf_counter() - started
-        self.runtime.metrics.message_processed(result.outcome, duration, received_at_of(event))
+                self._failed(entry, error)
+            return None
+        entry.handled_in = time.perf_counter() - started
+        return Handled(entry, event, result)
+
+    def _failed(self, entry: Entry, error: BaseException) -> None:
+        self.runtime.metrics.message_failed("retry")
+        log.warning(
+            "message.failed",
+            deliveries=entry.deliveries,
+            will_retry=True,
+            error=_describe(error),
+            exc_info=error,
+        )
+
+    def _processed(self, item: Handled) -> None:
+        duration = item.entry.handled_in
+        result = item.result
+        self.runtime.metrics.message_processed(result.outcome, duration, received_at_of(item.event))
         log.info(
             "message.processed",
             outcome=result.outcome,
-            deliveries=deliveries,
+            deliveries=item.entry.deliveries,
             duration_ms=round(duration * 1000, 2),
             **result.log,
         )
 
-    async def dead_letter(
-        self,
-        msg: RedisStreamMessage,
-        entry_id: str,
-        article_id: str,
-        deliveries: int,
-        error: str,
-    ) -> None:
+    async def _ack(self, msg: AnyStreamMessage, entry_ids: list[str]) -> None:
+        """XACK these entries of the message (a batch's others may still be pending)."""
+        if not msg.raw_message.get("message_ids"):
+            await msg.ack()  # an in-memory test message: nothing is pending in a real group
+            return
+        await self.runtime.redis.xack(self.input_stream, self.runtime.service, *entry_ids)
+
+    async def dead_letter(self, entry: Entry, msg: AnyStreamMessage, error: str) -> None:
         letter = DeadLetter(
             stage=self.runtime.service,
             stream=self.input_stream,
-            entry_id=entry_id,
-            article_id=article_id,
+            entry_id=entry.entry_id,
+            article_id=entry.article_id,
             error=error,
-            deliveries=deliveries,
-            payload=msg.body,
+            deliveries=entry.deliveries,
+            payload=entry.payload(),
             failed_at=time.time(),
         )
         await self.runtime.dead_letters.put(letter)
-        if article_id != "unknown":
+        if entry.article_id != "unknown":
             try:
                 await self.runtime.status.record(
-                    StatusUpdate.dead_lettered(article_id, self.runtime.service, error)
+                    StatusUpdate.dead_lettered(entry.article_id, self.runtime.service, error)
                 )
             except Exception as status_error:
                 # The letter is kept; a status that cannot be written (the very fault that
                 # poisoned the message, say) must not keep it pending and letter it again.
                 log.warning("status.unrecorded", error=_describe(status_error))
-        await msg.ack()
+        await self._ack(msg, [entry.entry_id])
         self.runtime.metrics.message_failed("dead_lettered")
-        log.error("message.dead_lettered", deliveries=deliveries, error=error)
+        log.error("message.dead_lettered", deliveries=entry.deliveries, error=error)
 
 
 def _describe(error: BaseException) -> str:
@@ -316,10 +408,14 @@ class ConsumerRuntime:
         self.stages.append(stage)
         return stage
 
-    async def publish(self, output: Output) -> None:
-        await self._publishers[output.stream].publish(
-            output.event, headers={ARTICLE_ID_HEADER: output.article_id}
-        )
+    async def publish_many(self, outputs: Iterable[Output]) -> None:
+        """Publish the outputs in order, in one pipelined round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for output in outputs:
+                await self._publishers[output.stream].publish(
+                    output.event, headers={ARTICLE_ID_HEADER: output.article_id}, pipeline=pipe
+                )
+            await pipe.execute()
 
     def subscribers_running(self) -> dict[str, bool]:
         return {
@@ -370,7 +466,9 @@ class ConsumerRuntime:
                     await self.trim_streams()
             except Exception as error:  # a Redis outage: report it, try again next round
                 log.warning("housekeeping.failed", error=_describe(error))
-            await asyncio.sleep(self.settings.stats_interval_s)
+            # Sleep until the next round or the stop, whichever comes first.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._housekeeping_done.wait(), self.settings.stats_interval_s)
 
     async def release_held(self) -> int:
         """Hand the entries this process still holds to the group, claimable at once.
@@ -411,6 +509,11 @@ class ConsumerRuntime:
 
     async def _stopping(self) -> None:
         self._stop_noise.stopping = True
+        # Stop reading first: the batches in hand finish (within the grace period) while the
+        # heartbeat and housekeeping wind down, instead of new batches being read meanwhile.
+        await asyncio.gather(
+            *(subscriber.stop() for stage in self.stages for subscriber in stage.subscribers.values())
+        )
         await self.heartbeat.stop()
         if self._housekeeping is not None:
             # The flag and a bounded wait, not just cancel-and-await: a cancellation that lands inside
