@@ -140,8 +140,9 @@ class InMemoryStatusStore:
 
 # KEYS[1] the article; ARGV: rank, ttl ms, status, now, version (0: none), then field/value pairs.
 RECORD_SCRIPT = """
-local current = tonumber(redis.call('HGET', KEYS[1], 'rank') or '0')
-local current_version = tonumber(redis.call('HGET', KEYS[1], 'version') or '1')
+local held = redis.call('HMGET', KEYS[1], 'rank', 'version')
+local current = tonumber(held[1] or '0')
+local current_version = tonumber(held[2] or '1')
 local version = tonumber(ARGV[5])
 redis.call('HSET', KEYS[1], 'at:' .. ARGV[3], ARGV[4])
 local newer = version > current_version
@@ -153,10 +154,9 @@ if newer or (same and tonumber(ARGV[1]) >= current) then
       if string.sub(key, 1, 3) ~= 'at:' then redis.call('HDEL', KEYS[1], key) end
     end
   end
-  redis.call('HSET', KEYS[1], 'rank', ARGV[1], 'status', ARGV[3])
-  for i = 6, #ARGV, 2 do
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  end
+  local values = {'rank', ARGV[1], 'status', ARGV[3]}
+  for i = 6, #ARGV do values[#values + 1] = ARGV[i] end
+  redis.call('HSET', KEYS[1], unpack(values))
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
