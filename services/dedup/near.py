@@ -9,11 +9,13 @@ then judged on its stored sketch: a copy if the estimated Jaccard similarity or 
 (share of the shorter text found in the other one) reaches a threshold. Containment is what
 accepts a copy cut to half its length; the thresholds come from ``evaluation/dedup.py``.
 
-Learnt boilerplate: a ``SentenceFrequency`` counts, per outlet, in how many of its articles each
-sentence occurs. A sentence one outlet has already printed in several other articles (its teaser
-block, a legal notice, a standard footer) is template, not story: ``NearDuplicateDetector`` leaves
-it out of the fingerprint. Counting per outlet keeps a wire story, which each outlet prints once,
-from ever looking like template, however many outlets carry it.
+Learnt boilerplate: a ``SentenceFrequency`` counts, per outlet, in how many of its *unique*
+articles (those that start a story) each sentence occurs. A sentence one outlet has already printed
+in several of its other stories (its teaser block, a legal notice, a standard footer) is template,
+not story: ``NearDuplicateDetector`` leaves it out of the fingerprint. Counting per outlet keeps a
+wire story, which each outlet prints once, from ever looking like template, however many outlets
+carry it; counting unique articles only keeps an outlet's rewrites of its own story (updates) from
+making that story's sentences look like its template, which would make its third version unique.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from services.dedup.fingerprint import (
     DEFAULT_BOILERPLATE,
     BoilerplateFilter,
     Fingerprint,
+    PreparedText,
     containment_from_jaccard,
     estimate_jaccard,
     fingerprint_prepared,
@@ -102,19 +105,16 @@ class NearDuplicateIndex(Protocol):
 
 
 class SentenceFrequency(Protocol):
-    """Per-outlet counts of the articles each sentence occurs in, within a time window."""
+    """Per-outlet counts of the unique articles each sentence occurs in, within a time window."""
 
-    async def observe(
+    async def frequent(
         self, source: str, keys: Collection[int], *, now: float | None = None
     ) -> frozenset[int]:
-        """The ``keys`` seen in at least ``MIN_SOURCE_ARTICLES`` earlier articles of ``source``;
-        then counts this article's keys."""
+        """The ``keys`` counted in at least ``MIN_SOURCE_ARTICLES`` articles of ``source``."""
         ...
 
-    async def observe_many(
-        self, items: Sequence[tuple[str, Collection[int]]], *, now: float | None = None
-    ) -> list[frozenset[int]]:
-        """``observe`` for each (source, keys) in order, in one round trip."""
+    async def count(self, source: str, keys: Collection[int], *, now: float | None = None) -> None:
+        """Count one more article of ``source`` holding ``keys`` (call it for unique articles only)."""
         ...
 
 
@@ -235,11 +235,7 @@ class InMemorySentenceFrequency:
         self._counts: Counter[tuple[str, int]] = Counter()
         self._order: deque[tuple[float, str, frozenset[int]]] = deque()
 
-    async def observe(
-        self, source: str, keys: Collection[int], *, now: float | None = None
-    ) -> frozenset[int]:
-        """See ``SentenceFrequency.observe``."""
-        now = time.time() if now is None else now
+    def _expire(self, now: float) -> None:
         horizon = now - self.window_seconds
         while self._order and self._order[0][0] <= horizon:
             _, old_source, old_keys = self._order.popleft()
@@ -247,17 +243,22 @@ class InMemorySentenceFrequency:
                 self._counts[(old_source, key)] -= 1
                 if self._counts[(old_source, key)] <= 0:
                     del self._counts[(old_source, key)]
-        frequent = frozenset(k for k in keys if self._counts[(source, k)] >= self.min_articles)
+
+    async def frequent(
+        self, source: str, keys: Collection[int], *, now: float | None = None
+    ) -> frozenset[int]:
+        """See ``SentenceFrequency.frequent``."""
+        self._expire(time.time() if now is None else now)
+        counts = self._counts
+        return frozenset(k for k in keys if counts.get((source, k), 0) >= self.min_articles)
+
+    async def count(self, source: str, keys: Collection[int], *, now: float | None = None) -> None:
+        """See ``SentenceFrequency.count``."""
+        now = time.time() if now is None else now
+        self._expire(now)
         unique_keys = frozenset(keys)
         self._counts.update((source, k) for k in unique_keys)
         self._order.append((now, source, unique_keys))
-        return frequent
-
-    async def observe_many(
-        self, items: Sequence[tuple[str, Collection[int]]], *, now: float | None = None
-    ) -> list[frozenset[int]]:
-        """See ``SentenceFrequency.observe_many``."""
-        return [await self.observe(source, keys, now=now) for source, keys in items]
 
 
 def outlet_of(article: Article) -> str | None:
@@ -280,20 +281,34 @@ class NearDuplicateDetector:
 
     async def fingerprint(
         self,
-        headline: str,
-        body: Sequence[str],
+        text: PreparedText,
         source: str | None,
         *,
         boilerplate: BoilerplateFilter | None = None,
         now: float | None = None,
     ) -> Fingerprint:
-        """The fingerprint without the outlet's learnt template sentences (and counts them)."""
+        """The fingerprint without the outlet's learnt template sentences."""
         boilerplate = self.boilerplate if boilerplate is None else boilerplate
-        text = prepare(headline, body)
         if self.frequency is not None and source:
-            frequent = await self.frequency.observe(source, text.learnable_keys(), now=now)
+            frequent = await self.frequency.frequent(source, text.learnable_keys(), now=now)
             boilerplate = boilerplate.with_keys(frequent)
         return fingerprint_prepared(text, boilerplate)
+
+    async def _check(
+        self,
+        article_id: str,
+        text: PreparedText,
+        source: str | None,
+        *,
+        boilerplate: BoilerplateFilter | None = None,
+        counts: bool = True,
+        now: float | None = None,
+    ) -> Match | None:
+        fp = await self.fingerprint(text, source, boilerplate=boilerplate, now=now)
+        match = await self.index.check_and_insert(article_id, fp, now=now)
+        if match is None and counts and self.frequency is not None and source:
+            await self.frequency.count(source, text.learnable_keys(), now=now)
+        return match
 
     async def check(
         self,
@@ -304,40 +319,23 @@ class NearDuplicateDetector:
         *,
         now: float | None = None,
     ) -> Match | None:
-        """The earliest indexed article this one duplicates, else None (and it is now indexed)."""
-        fp = await self.fingerprint(headline, body, source, now=now)
-        return await self.index.check_and_insert(article_id, fp, now=now)
+        """The earliest indexed article this one duplicates, else None (and it is now indexed, and
+        its sentences are counted for its outlet)."""
+        return await self._check(article_id, prepare(headline, body), source, now=now)
 
     async def check_article(self, article: Article, *, now: float | None = None) -> Match | None:
         """``check`` for an intake article: its outlet is its site name, else its source; its own
-        teasers (``related``) are boilerplate."""
+        teasers (``related``) are boilerplate. A later version (``version > 1``) is never counted:
+        its sentences are its first version's, counted already if that one was unique."""
         boilerplate = self.boilerplate
         if article.related:
             boilerplate = boilerplate | teaser_boilerplate(article.related)
-        fp = await self.fingerprint(
-            article.headline, article.body, outlet_of(article), boilerplate=boilerplate, now=now
+        text = prepare(article.headline, article.body)
+        return await self._check(
+            article.id,
+            text,
+            outlet_of(article),
+            boilerplate=boilerplate,
+            counts=article.version == 1,
+            now=now,
         )
-        return await self.index.check_and_insert(article.id, fp, now=now)
-
-    async def check_many(
-        self,
-        items: Sequence[tuple[str, str, Sequence[str], str | None]],
-        *,
-        now: float | None = None,
-    ) -> list[Match | None]:
-        """``check`` for a batch of (article_id, headline, body, source), in order, with two round
-        trips in all (sentence counts, then the index) instead of two per article."""
-        texts = [prepare(headline, body) for _, headline, body, _ in items]
-        learnt: list[frozenset[int]] = [frozenset()] * len(items)
-        if self.frequency is not None:
-            counted = [n for n, item in enumerate(items) if item[3]]
-            observed = await self.frequency.observe_many(
-                [(items[n][3] or "", texts[n].learnable_keys()) for n in counted], now=now
-            )
-            for n, frequent in zip(counted, observed, strict=True):
-                learnt[n] = frequent
-        fps = [
-            (item[0], fingerprint_prepared(text, self.boilerplate.with_keys(frequent)))
-            for item, text, frequent in zip(items, texts, learnt, strict=True)
-        ]
-        return await self.index.check_and_insert_many(fps, now=now)

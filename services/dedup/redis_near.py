@@ -2,25 +2,30 @@
 
 One Lua script per call makes check-and-insert atomic: Redis runs scripts one at a time, so two
 replicas that see two copies of one story at the same moment are serialised; the second sees the
-first's entry and is told it is a duplicate. Scripts run on Redis 6.2 and 7.x.
+first's entry and is told it is a duplicate. Scripts run on Redis 6.2 and 7.x. The Lua comes in
+parts (``_COMMON``, ``_INDEX``, ``_SENTENCES``) that the index's script, the sentence counts' script
+and the dedup stage's single script (``services.dedup.redis_dedup``) put together; configuration
+(window, shards, thresholds) is bound into the script text, so a call sends only the article.
 
 Layout (all keys carry the hash tag of ``prefix``, so they live in one cluster slot):
 
-* ``{p}seq``: counter giving every indexed article a compact integer id (``seq``), which only
-  grows with time; ``{p}live``: the first record block still alive.
-* ``{p}r:<seq // 1024>``: hash ``seq -> record`` (insertion time, shingle count, the 128-byte
-  sketch, the article id). The key expires one window after its last insert; a record older
-  than the window is ignored even while its block lives on.
-* ``{p}x:<anchor % shards>``: hash ``anchor -> packed seqs`` (4 bytes each, at most
+* ``{p}meta``: hash with ``seq`` (a counter giving every indexed article a compact integer id,
+  which only grows with time), ``live`` (the first record block still alive) and ``sweep``.
+* ``{p}r:<seq // 1024>``: hash ``seq -> record`` (insertion time, shingle count, outlet tag, the
+  128-byte sketch, the article id). The key expires one window after its last insert; a record
+  older than the window is ignored even while its block lives on.
+* ``{p}x:<anchor % shards>``: hash ``anchor (4 bytes) -> packed seqs`` (4 bytes each, at most
   ``max_bucket``); ``{p}h:<shard>``: exact content hash (16 bytes) -> seq; ``{p}i:<shard>``:
   article id -> seq. Many small hashes stay in Redis's compact listpack/ziplist encoding.
   Because seqs grow with time, a seq below the first live block is dead without looking at its
-  record: dead seqs are skipped on read, dropped when a bucket is rewritten, and every insert
-  sweeps one shard hash every 8th insert (dead fields deleted), so the whole index is swept
-  every ``24 * shards`` inserts. Every key also carries a TTL of two windows that writes renew, so an
-  index that stops receiving articles empties itself.
-  (Redis 6.2 cannot expire single hash fields; this is what bounds memory instead.)
-* ``{p}s:<generation>:<shard>``: per-outlet sentence counts (``RedisSentenceFrequency``).
+  record: dead seqs are skipped on read, dropped when a bucket is rewritten, and every 8th insert
+  sweeps one shard hash (dead fields deleted), so the whole index is swept every ``24 * shards``
+  inserts. (Redis 6.2 cannot expire single hash fields; this is what bounds memory instead.)
+* ``{p}s:<shard>``: per-outlet sentence counts (``RedisSentenceFrequency``).
+* Every hash carries a TTL of at least two windows past its last write, so an index that stops
+  receiving articles empties itself. Its field ``_g`` says in which generation (``now // window``)
+  the TTL was last renewed; it is read with the fields a script reads anyway, so a key's TTL is
+  renewed once per generation rather than on every write.
 
 A check reads a fixed number of hash fields (one per anchor, plus the id and the hash), judges at
 most ``MAX_CANDIDATES`` records, and an insert writes a fixed number, so the cost per article does
@@ -29,9 +34,10 @@ not grow with the number of indexed articles.
 
 from __future__ import annotations
 
+import struct
 import time
 import zlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -47,48 +53,55 @@ from services.dedup.near import (
     Thresholds,
 )
 
-DEFAULT_PREFIX = "newswire:dedup:{near}:"
+DEFAULT_PREFIX = "newswire:dedup:{near}:2:"
 DEFAULT_SHARDS = 32768
+RECORD_BLOCK = 1024
 
-# ARGV: now, window, shards, max_bucket, max_candidates, min_jaccard, min_containment,
-#       article_id, id_shard, content_hash, hash_shard, sketch, size, anchors...
-_CHECK_AND_INSERT = """
-local p = KEYS[1]
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local shards = tonumber(ARGV[3])
-local max_bucket = tonumber(ARGV[4])
-local max_candidates = tonumber(ARGV[5])
-local min_jaccard = tonumber(ARGV[6])
-local min_containment = tonumber(ARGV[7])
-local article_id = ARGV[8]
-local id_key = p .. 'i:' .. ARGV[9]
-local content_hash = ARGV[10]
-local hash_key = p .. 'h:' .. ARGV[11]
-local sketch = ARGV[12]
-local size = tonumber(ARGV[13])
-local first_anchor = 14
+# Lua shared by the scripts below. A script sets these locals first: p (key prefix), now, window,
+# shards. Every hash the index writes holds a field ``_g``: the generation (``now // window``)
+# in which the key's TTL was last renewed, read together with the fields a script needs anyway, so
+# that a key's TTL is renewed once per generation instead of on every write.
+_COMMON = """
+local gen = math.floor(now / window)
+local key_expiry = (gen + 3) * window + 1  -- at least two windows after any write of this generation
+local renewed = {}
+local function renew(key, seen)
+  if renewed[key] or tonumber(seen) == gen then return end
+  renewed[key] = true
+  redis.call('HSET', key, '_g', gen)
+  redis.call('EXPIREAT', key, key_expiry)
+end
+"""
+
+# The index. Sets: meta (seq, live, sweep, _g), min_seq; defines record(), live_part(), find(),
+# insert(). Needs the locals of _COMMON and: max_bucket, max_candidates, min_jaccard,
+# min_containment, article_id, id_key, content_hash, hash_key, sketch, size, outlet, anchors (a
+# list of 4-byte strings: the anchors as little-endian uint32, which are also their field names).
+_INDEX = """
 local horizon = now - window
-
+local slots = #sketch
+local meta_key = p .. 'meta'
+local meta = redis.call('HMGET', meta_key, 'seq', 'live', 'sweep', '_g')
 -- Seqs only grow with time, so everything below the first record block still alive is dead:
 -- one number tells dead entries from live ones without touching their records.
-local live = tonumber(redis.call('GET', p .. 'live') or '0')
-local top_block = math.floor(tonumber(redis.call('GET', p .. 'seq') or '0') / 1024)
+local live = tonumber(meta[2] or '0')
+local top_block = math.floor(tonumber(meta[1] or '0') / BLOCK)
 local moved = false
 while live < top_block and redis.call('EXISTS', p .. 'r:' .. live) == 0 do
   live = live + 1
   moved = true
 end
-if moved then redis.call('SET', p .. 'live', live) end
-local min_seq = live * 1024
+if moved then redis.call('HSET', meta_key, 'live', live) end
+local min_seq = live * BLOCK
 
+-- A record: insertion time, shingle count, outlet tag (0: none), sketch, article id.
 local function record(seq)
   if seq < min_seq then return nil end
-  local raw = redis.call('HGET', p .. 'r:' .. math.floor(seq / 1024), seq)
+  local raw = redis.call('HGET', p .. 'r:' .. math.floor(seq / BLOCK), seq)
   if not raw then return nil end
-  local at, n = struct.unpack('<I4I4', raw)
+  local at, n, tag = struct.unpack('<I4I4I4', raw)
   if at <= horizon then return nil end
-  return at, n, string.sub(raw, 9, 8 + #sketch), string.sub(raw, 9 + #sketch)
+  return at, n, tag, string.sub(raw, 13, 12 + slots), string.sub(raw, 13 + slots)
 end
 
 local function live_part(packed)
@@ -100,41 +113,40 @@ local function live_part(packed)
   return table.concat(kept)
 end
 
--- Redelivery of an article already indexed: it is unique, as it was the first time.
-local own = redis.call('HGET', id_key, article_id)
-if own and record(tonumber(own)) then return {0} end
+local own = redis.call('HMGET', id_key, article_id, '_g')
+local same = redis.call('HMGET', hash_key, content_hash, '_g')
+local buckets = {}  -- anchor -> {key, live packed seqs, _g}
 
-local same = redis.call('HGET', hash_key, content_hash)
-if same then
-  local at, n, other, other_id = record(tonumber(same))
-  if at then return {1, other_id, 'exact', '1', '1'} end
-end
-
-local buckets = {}
-if size > 0 then
+-- The earliest live indexed article this one copies: nil, or {id, kind, jaccard, containment,
+-- outlet tag}; 'self' when this very article id is indexed already (a redelivery).
+local function find()
+  if own[1] and record(tonumber(own[1])) then return 'self' end
+  if same[1] then
+    local at, n, tag, other, other_id = record(tonumber(same[1]))
+    if at then return {other_id, 'exact', '1', '1', tag} end
+  end
+  if size <= 0 then return nil end
   local seen = {}
   local candidates = {}
-  for a = first_anchor, #ARGV do
-    local packed = redis.call('HGET', p .. 'x:' .. (tonumber(ARGV[a]) % shards), ARGV[a])
-    if packed then
-      packed = live_part(packed)
-      for i = 1, #packed, 4 do
-        local seq = struct.unpack('<I4', packed, i)
-        if not seen[seq] then
-          seen[seq] = true
-          candidates[#candidates + 1] = seq
-        end
+  for _, anchor in ipairs(anchors) do
+    local key = p .. 'x:' .. (struct.unpack('<I4', anchor) % shards)
+    local found = redis.call('HMGET', key, anchor, '_g')
+    local packed = found[1] and live_part(found[1]) or ''
+    for i = 1, #packed, 4 do
+      local seq = struct.unpack('<I4', packed, i)
+      if not seen[seq] then
+        seen[seq] = true
+        candidates[#candidates + 1] = seq
       end
     end
-    buckets[a] = packed or ''
+    buckets[anchor] = {key, packed, found[2]}
   end
   table.sort(candidates)
-  local mine = {string.byte(sketch, 1, #sketch)}
-  local slots = #sketch
+  local mine = {string.byte(sketch, 1, slots)}
   for c = 1, math.min(#candidates, max_candidates) do
-    local at, n, other, other_id = record(candidates[c])
+    local at, n, tag, other, other_id = record(candidates[c])
     if at and n > 0 then
-      local theirs = {string.byte(other, 1, #other)}
+      local theirs = {string.byte(other, 1, slots)}
       local agree = 0
       for i = 1, slots do
         if mine[i] == theirs[i] then agree = agree + 1 end
@@ -145,77 +157,167 @@ if size > 0 then
       local containment = jaccard / (1 + jaccard) * (size + n) / math.min(size, n)
       if containment > 1 then containment = 1 end
       if jaccard >= min_jaccard or containment >= min_containment then
-        return {1, other_id, 'near', tostring(jaccard), tostring(containment)}
+        return {other_id, 'near', tostring(jaccard), tostring(containment), tag}
       end
     end
   end
+  return nil
 end
 
-local seq = redis.call('INCR', p .. 'seq')
-local record_key = p .. 'r:' .. math.floor(seq / 1024)
-redis.call('HSET', record_key, seq, struct.pack('<I4I4', now, size) .. sketch .. article_id)
-redis.call('EXPIREAT', record_key, now + window + 1)
-local packed_seq = struct.pack('<I4', seq)
-local expiry = now + 2 * window
-for a, packed in pairs(buckets) do
-  if #packed < 4 * max_bucket then
-    local key = p .. 'x:' .. (tonumber(ARGV[a]) % shards)
-    redis.call('HSET', key, ARGV[a], packed .. packed_seq)
-    redis.call('EXPIREAT', key, expiry)
+local function insert()
+  local seq = redis.call('HINCRBY', meta_key, 'seq', 1)
+  local record_key = p .. 'r:' .. math.floor(seq / BLOCK)
+  redis.call('HSET', record_key, seq, struct.pack('<I4I4I4', now, size, outlet) .. sketch .. article_id)
+  redis.call('EXPIREAT', record_key, now + window + 1)
+  local packed_seq = struct.pack('<I4', seq)
+  for anchor, bucket in pairs(buckets) do
+    if #bucket[2] < 4 * max_bucket then
+      redis.call('HSET', bucket[1], anchor, bucket[2] .. packed_seq)
+      renew(bucket[1], bucket[3])
+    end
   end
+  redis.call('HSET', hash_key, content_hash, seq)
+  renew(hash_key, same[2])
+  redis.call('HSET', id_key, article_id, seq)
+  renew(id_key, own[2])
+  -- Every 8th insert sweeps one shard hash (anchors, hashes and ids in turn): its dead fields go.
+  -- The whole index is swept every 24 * shards inserts, at a small cost per insert.
+  local cursor = redis.call('HINCRBY', meta_key, 'sweep', 1)
+  if cursor % 8 == 0 then
+    cursor = (cursor / 8) % (3 * shards)
+    local kind = ({'x:', 'h:', 'i:'})[math.floor(cursor / shards) + 1]
+    local swept = p .. kind .. (cursor % shards)
+    local fields = redis.call('HGETALL', swept)
+    for f = 1, #fields, 2 do
+      local field, value = fields[f], fields[f + 1]
+      if field ~= '_g' then
+        local dead
+        if kind == 'x:' then dead = live_part(value) == '' else dead = tonumber(value) < min_seq end
+        if dead then redis.call('HDEL', swept, field) end
+      end
+    end
+  end
+  renew(meta_key, meta[4])
 end
-redis.call('HSET', hash_key, content_hash, seq)
-redis.call('HSET', id_key, article_id, seq)
+""".replace("BLOCK", str(RECORD_BLOCK))
 
--- Every 8th insert sweeps one shard hash (anchors, hashes and ids in turn): its dead fields go.
--- The whole index is swept every 24 * shards inserts, at a small cost per insert.
-local cursor = redis.call('INCR', p .. 'sweep')
-local swept = hash_key
-if cursor % 8 == 0 then
-  cursor = (cursor / 8) % (3 * shards)
-  local kind = ({'x:', 'h:', 'i:'})[math.floor(cursor / shards) + 1]
-  swept = p .. kind .. (cursor % shards)
-  local fields = redis.call('HGETALL', swept)
-  for f = 1, #fields, 2 do
-    local value = fields[f + 1]
-    local dead
-    if kind == 'x:' then dead = live_part(value) == '' else dead = tonumber(value) < min_seq end
-    if dead then redis.call('HDEL', swept, fields[f]) end
+# Per-outlet sentence counts: field '<f><gen % 2>' of hash '{p}s:<f % shards>', where f is a 32-bit
+# key of (outlet, sentence) as 4 little-endian bytes; its value is gen * 1024 + count. A count covers
+# this generation and the last, so between one and two windows of an outlet's unique articles.
+# Defines fields_of(blob), frequent(fields) (reads, and remembers what it read) and count(fields).
+# Needs the locals of _COMMON and min_articles.
+_SENTENCES = """
+local parity = gen % 2
+local read = {}
+local function fields_of(blob)
+  local fields = {}
+  for i = 1, #blob, 4 do fields[#fields + 1] = string.sub(blob, i, i + 3) end
+  return fields
+end
+
+local function frequent(fields)
+  local found = {}
+  for _, f in ipairs(fields) do
+    local key = p .. 's:' .. (struct.unpack('<I4', f) % shards)
+    local values = redis.call('HMGET', key, f .. '0', f .. '1', '_g')
+    local total = 0
+    for slot = 1, 2 do
+      local v = tonumber(values[slot])
+      if v then
+        local g = math.floor(v / 1024)
+        if g == gen or g == gen - 1 then total = total + v % 1024 end
+      end
+    end
+    read[f] = {key, tonumber(values[parity + 1]), values[3]}
+    if total >= min_articles then found[#found + 1] = f end
+  end
+  return found
+end
+
+local function count(fields)
+  for _, f in ipairs(fields) do
+    local known = read[f]
+    local v = known[2]
+    if v and math.floor(v / 1024) == gen then
+      if v % 1024 < 1023 then v = v + 1 end
+    else
+      v = gen * 1024 + 1
+    end
+    redis.call('HSET', known[1], f .. parity, v)
+    renew(known[1], known[3])
   end
 end
--- Every key carries a TTL of two windows, renewed by writes: an idle index vanishes by itself.
-for _, key in ipairs({swept, hash_key, id_key, p .. 'seq', p .. 'sweep', p .. 'live'}) do
-  redis.call('EXPIREAT', key, expiry)
-end
-return {0}
 """
 
-# ARGV: now, window, shards, min_articles, then one 32-bit key per sentence (outlet and sentence
-# hashed together). Counts live in two generations of one window each: this one and the last.
-# Returns the keys seen in at least min_articles earlier articles.
-_OBSERVE = """
+
+def lua_locals(**values: int | float | str) -> str:
+    """Lua that binds each configuration value to a local (scripts are registered per layout)."""
+    lines = []
+    for name, value in values.items():
+        if isinstance(value, str):
+            if "]==]" in value:
+                raise ValueError(f"cannot quote {value!r} for Lua")
+            lines.append(f"local {name} = [==[{value}]==]")
+        else:
+            lines.append(f"local {name} = {value!r}")
+    return "\n".join(lines) + "\n"
+
+
+def pack_uint32(values: Iterable[int]) -> bytes:
+    """Values as little-endian uint32s: one script argument instead of one per value."""
+    values = list(values)
+    return struct.pack(f"<{len(values)}I", *values)
+
+
+def unpack_uint32(blob: bytes) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(blob) // 4}I", blob)
+
+
+# ARGV: now, article_id, id_shard, content_hash, hash_shard, sketch, size, outlet tag, anchors.
+_INDEX_ARGS = """
 local p = KEYS[1]
 local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local shards = tonumber(ARGV[3])
-local min_articles = tonumber(ARGV[4])
-local gen = math.floor(now / window)
-local frequent = {}
-local touched = {}
-for a = 5, #ARGV do
-  local field = ARGV[a]
-  local shard = tonumber(field) % shards
-  local key = p .. 's:' .. gen .. ':' .. shard
-  local before = redis.call('HINCRBY', key, field, 1) - 1
-  before = before + (tonumber(redis.call('HGET', p .. 's:' .. (gen - 1) .. ':' .. shard, field)) or 0)
-  if before >= min_articles then frequent[#frequent + 1] = field end
-  if not touched[key] then
-    touched[key] = true
-    redis.call('EXPIREAT', key, (gen + 2) * window + 1)
-  end
-end
-return frequent
+local article_id = ARGV[2]
+local id_key = p .. 'i:' .. ARGV[3]
+local content_hash = ARGV[4]
+local hash_key = p .. 'h:' .. ARGV[5]
+local sketch = ARGV[6]
+local size = tonumber(ARGV[7])
+local outlet = tonumber(ARGV[8])
+local anchors = {}
+for i = 1, #ARGV[9], 4 do anchors[#anchors + 1] = string.sub(ARGV[9], i, i + 3) end
 """
+
+_CHECK_AND_INSERT = (
+    _INDEX_ARGS
+    + _COMMON
+    + _INDEX
+    + """
+local match = find()
+if match == 'self' then return {0} end
+if match then return {1, match[1], match[2], match[3], match[4]} end
+insert()
+return {0}
+"""
+)
+
+# ARGV: now, counting ('1' or '0'), the (outlet, sentence) fields. Returns the fields counted in at
+# least min_articles articles; then counts this article if asked to.
+_SENTENCE_COUNTS = (
+    """
+local p = KEYS[1]
+local now = tonumber(ARGV[1])
+local counting = ARGV[2] == '1'
+"""
+    + _COMMON
+    + _SENTENCES
+    + """
+local fields = fields_of(ARGV[3])
+local found = frequent(fields)
+if counting then count(fields) end
+return found
+"""
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +336,39 @@ def _now(now: float | None) -> int:
     return int(time.time() if now is None else now)
 
 
+def outlet_tag(outlet: str | None) -> int:
+    """A 32-bit tag of an outlet for index records, never 0 (0 stands for no outlet)."""
+    return 0 if not outlet else zlib.crc32(outlet.encode("utf-8")) % 0xFFFFFFFF + 1
+
+
+def index_args(layout: RedisLayout, article_id: str, fp: Fingerprint, outlet: int) -> list[str | bytes | int]:
+    """The arguments of ``_INDEX_ARGS``, after ``now``."""
+    return [
+        article_id,
+        layout.shard(article_id),
+        bytes.fromhex(fp.content_hash),
+        int(fp.content_hash[:8], 16) % layout.shards,
+        fp.sketch,
+        fp.size,
+        outlet,
+        pack_uint32(fp.anchors),
+    ]
+
+
+def index_config(
+    layout: RedisLayout, thresholds: Thresholds, max_bucket: int, max_candidates: int
+) -> dict[str, int | float | str]:
+    """The configuration locals ``_COMMON`` and ``_INDEX`` need."""
+    return {
+        "window": layout.window_seconds,
+        "shards": layout.shards,
+        "max_bucket": max_bucket,
+        "max_candidates": max_candidates,
+        "min_jaccard": thresholds.min_jaccard,
+        "min_containment": thresholds.min_containment,
+    }
+
+
 class RedisNearIndex:
     """``NearDuplicateIndex`` on Redis: atomic across replicas, windowed, bounded memory."""
 
@@ -247,29 +382,12 @@ class RedisNearIndex:
     ) -> None:
         self.client = client
         self.layout = layout or RedisLayout()
-        self.thresholds = thresholds
-        self.max_bucket = max_bucket
-        self.max_candidates = max_candidates
-        self._script = client.register_script(_CHECK_AND_INSERT)
+        config = index_config(self.layout, thresholds, max_bucket, max_candidates)
+        self._script = client.register_script(lua_locals(**config) + _CHECK_AND_INSERT)
 
     def _args(self, article_id: str, fp: Fingerprint, now: float | None) -> list[str | bytes | int]:
-        layout = self.layout
-        return [
-            _now(now),
-            layout.window_seconds,
-            layout.shards,
-            self.max_bucket,
-            self.max_candidates,
-            repr(self.thresholds.min_jaccard),
-            repr(self.thresholds.min_containment),
-            article_id,
-            layout.shard(article_id),
-            bytes.fromhex(fp.content_hash),
-            int(fp.content_hash[:8], 16) % layout.shards,
-            fp.sketch,
-            fp.size,
-            *fp.anchors,
-        ]
+        # No outlet (0): the index alone does not know it.
+        return [_now(now), *index_args(self.layout, article_id, fp, 0)]
 
     async def check_and_insert(
         self, article_id: str, fp: Fingerprint, *, now: float | None = None
@@ -296,15 +414,26 @@ def _match(reply: list[int | bytes]) -> Match | None:
         return None
     _, article_id, kind, jaccard, containment = reply
     return Match(
-        _text(article_id),
+        text_of(article_id),
         "exact" if kind == b"exact" else "near",
-        float(_text(jaccard)),
-        float(_text(containment)),
+        float(text_of(jaccard)),
+        float(text_of(containment)),
     )
 
 
-def _text(value: int | bytes) -> str:
+def text_of(value: int | bytes) -> str:
+    """A reply element as text."""
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def sentence_fields(source: str, keys: Collection[int]) -> dict[int, int]:
+    """32-bit keys of (outlet, sentence) -> sentence key.
+
+    32 bits per field keep the hashes compact; a collision only makes one sentence of one outlet
+    look repeated a little early.
+    """
+    salt = zlib.crc32(source.encode("utf-8"))
+    return {(key ^ salt ^ (key >> 32)) & 0xFFFFFFFF: key for key in keys}
 
 
 class RedisSentenceFrequency:
@@ -321,38 +450,37 @@ class RedisSentenceFrequency:
     ) -> None:
         self.client = client
         self.layout = layout or RedisLayout()
-        self.min_articles = min_articles
-        self._script = client.register_script(_OBSERVE)
+        config = lua_locals(
+            window=self.layout.window_seconds, shards=self.layout.shards, min_articles=min_articles
+        )
+        self._script = client.register_script(config + _SENTENCE_COUNTS)
 
-    def _fields(self, source: str, keys: Collection[int]) -> dict[int, int]:
-        # 32 bits of (outlet, sentence) per field keep the hashes compact; a collision only makes
-        # one sentence of one outlet look repeated a little early.
-        salt = zlib.crc32(source.encode("utf-8"))
-        return {(key ^ salt ^ (key >> 32)) & 0xFFFFFFFF: key for key in keys}
-
-    def _args(self, fields: Collection[int], now: float | None) -> list[int]:
-        layout = self.layout
-        return [_now(now), layout.window_seconds, layout.shards, self.min_articles, *fields]
-
-    async def observe(
-        self, source: str, keys: Collection[int], *, now: float | None = None
+    async def _call(
+        self, source: str, keys: Collection[int], counting: bool, now: float | None
     ) -> frozenset[int]:
-        """See ``SentenceFrequency.observe``."""
         if not keys:
             return frozenset()
-        fields = self._fields(source, keys)
-        reply = await self._script(keys=[self.layout.prefix], args=self._args(fields, now))
-        return frozenset(fields[int(field)] for field in reply)
+        fields = sentence_fields(source, keys)
+        args: list[int | bytes] = [_now(now), int(counting), pack_uint32(fields)]
+        reply = await self._script(keys=[self.layout.prefix], args=args)
+        return frozenset(fields[unpack_uint32(field)[0]] for field in reply)
 
-    async def observe_many(
+    async def frequent(
+        self, source: str, keys: Collection[int], *, now: float | None = None
+    ) -> frozenset[int]:
+        """See ``SentenceFrequency.frequent``."""
+        return await self._call(source, keys, False, now)
+
+    async def count(self, source: str, keys: Collection[int], *, now: float | None = None) -> None:
+        """See ``SentenceFrequency.count``."""
+        await self._call(source, keys, True, now)
+
+    async def count_many(
         self, items: Sequence[tuple[str, Collection[int]]], *, now: float | None = None
-    ) -> list[frozenset[int]]:
-        """``observe`` for a batch of (outlet, keys) in one round trip, in order."""
-        batch = [self._fields(source, keys) for source, keys in items]
+    ) -> None:
+        """``count`` for a batch of (outlet, keys) in one round trip (filling an index for tests)."""
         async with self.client.pipeline(transaction=False) as pipe:
-            for fields in batch:
-                await self._script(keys=[self.layout.prefix], args=self._args(fields, now), client=pipe)
-            replies = await pipe.execute()
-        return [
-            frozenset(fields[int(f)] for f in reply) for fields, reply in zip(batch, replies, strict=True)
-        ]
+            for source, keys in items:
+                args: list[int | bytes] = [_now(now), 1, pack_uint32(sentence_fields(source, keys))]
+                await self._script(keys=[self.layout.prefix], args=args, client=pipe)
+            await pipe.execute()

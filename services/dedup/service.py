@@ -1,18 +1,20 @@
 """The dedup service: ``articles.tagged`` -> verdict -> ``articles.unique`` or ``articles.duplicates``.
 
 The near-duplicate index, the per-outlet sentence counts and the story store live in Redis, shared
-by every replica; the index's check-and-insert is atomic, so two replicas never both call copies
-of one story unique. Unique articles and updates go on to the pusher; duplicates go to audit.
+by every replica; one script per article checks, inserts, counts and records atomically
+(``services.dedup.redis_dedup``), so two replicas never both call copies of one story unique.
+Unique articles and updates go on to the pusher; duplicates go to audit.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from faststream import FastStream
 
 from services.dedup.near import NearDuplicateDetector
+from services.dedup.redis_dedup import RedisDeduplicator
 from services.dedup.redis_near import RedisLayout, RedisNearIndex, RedisSentenceFrequency
 from services.dedup.stories import RedisStoryStore, StoryStore
 from services.dedup.verdict import Deduplicator
@@ -29,6 +31,10 @@ from shared.stage import ConsumerRuntime, Output, StageResult
 from shared.status import StatusUpdate
 
 SERVICE = "dedup"
+
+
+class Judge(Protocol):
+    async def judge(self, event: ArticleTagged) -> ArticleDeduplicated: ...
 
 
 def result_for(judged: ArticleDeduplicated) -> StageResult:
@@ -63,14 +69,19 @@ def create_app(
     **parts: Any,
 ) -> FastStream:
     """Composition root; ``detector``/``stories`` replace the Redis ones (tests), ``parts`` override
-    the runtime's broker, Redis client or stores."""
+    the runtime's broker, Redis client or stores. Without replacements the stage judges each
+    article with one script call (``RedisDeduplicator``)."""
     settings = settings or Settings()
     runtime = ConsumerRuntime(SERVICE, settings, **parts)
     window = int(settings.dedup_window_hours * 3600)
-    deduplicator = Deduplicator(
-        detector or redis_detector(runtime.redis, window),
-        stories or RedisStoryStore(runtime.redis, window),
-    )
+    deduplicator: Judge
+    if detector is None and stories is None:
+        deduplicator = RedisDeduplicator(runtime.redis, RedisLayout(window_seconds=window))
+    else:
+        deduplicator = Deduplicator(
+            detector or redis_detector(runtime.redis, window),
+            stories or RedisStoryStore(runtime.redis, window),
+        )
 
     async def on_tagged(event: ArticleTagged) -> StageResult:
         return result_for(await deduplicator.judge(event))

@@ -8,7 +8,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.dedup.fingerprint import NO_BOILERPLATE, fingerprint
-from services.dedup.near import InMemoryNearIndex, NearDuplicateDetector
+from services.dedup.near import InMemoryNearIndex, InMemorySentenceFrequency, NearDuplicateDetector
 from services.dedup.redis_near import RedisLayout, RedisNearIndex, RedisSentenceFrequency
 
 pytestmark = pytest.mark.integration
@@ -170,39 +170,59 @@ async def test_batch_gives_the_same_verdicts_in_order(
 
 
 async def test_outlet_template_is_learnt_in_redis(redis_client: aioredis.Redis, layout: RedisLayout) -> None:
-    """With Redis sentence counts, an outlet's repeated sentences stop making its stubs alike."""
-    teasers = ("Empfohlen: Wetterdienst warnt vor Sturmböen an der Küste am Wochenende.",)
+    """With Redis sentence counts, the template of an outlet's unique articles stops making its
+    stubs alike; counts are per outlet, and only articles counted make a sentence frequent."""
+    template = (LEGAL, "Empfohlen: Wetterdienst warnt vor Sturmböen an der Küste am Wochenende.")
     detector = NearDuplicateDetector(
         RedisNearIndex(redis_client, layout),
         RedisSentenceFrequency(redis_client, layout),
         NO_BOILERPLATE,
     )
+    pages = [(HEADLINE, (*BODY, *template)), (OTHER[0], (*OTHER[1], *template))]
+    pages += [(lead, template) for lead in STUB_LEADS]
     verdicts = [
-        await detector.check(f"s{n}", lead, (LEGAL, *teasers), "Outlet A", now=NOW + n)
-        for n, lead in enumerate(STUB_LEADS)
+        await detector.check(f"p{n}", headline, body, "Outlet A", now=NOW + n)
+        for n, (headline, body) in enumerate(pages)
     ]
-    assert verdicts[2:] == [None, None]
+    assert verdicts == [None] * len(pages)
     frequency = RedisSentenceFrequency(redis_client, layout)
     keys = frozenset({1, 2, 3})
-    assert await frequency.observe("Outlet B", keys, now=NOW) == frozenset()
-    await frequency.observe("Outlet B", keys, now=NOW)
-    assert await frequency.observe("Outlet C", keys, now=NOW) == frozenset()
-    assert await frequency.observe("Outlet B", keys, now=NOW) == keys
+    await frequency.count("Outlet B", keys, now=NOW)
+    assert await frequency.frequent("Outlet B", keys, now=NOW) == frozenset()
+    await frequency.count("Outlet B", keys, now=NOW)
+    assert await frequency.frequent("Outlet C", keys, now=NOW) == frozenset()
+    assert await frequency.frequent("Outlet B", keys, now=NOW) == keys
 
 
-async def test_detector_batch_on_redis_matches_one_by_one(
+async def test_sentence_counts_cover_one_to_two_windows(
     redis_client: aioredis.Redis, layout: RedisLayout
 ) -> None:
-    """The detector's batch path on Redis gives the verdicts of one call per article."""
+    """Counts of the last window still count; older ones are forgotten."""
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    keys = frozenset({7, 8})
+    window = layout.window_seconds
+    start = (NOW // window) * window  # the start of a generation
+    await frequency.count("Outlet B", keys, now=start)
+    await frequency.count("Outlet B", keys, now=start + window)
+    assert await frequency.frequent("Outlet B", keys, now=start + window + 1) == keys
+    assert await frequency.frequent("Outlet B", keys, now=start + 2 * window) == frozenset()
+
+
+async def test_detector_on_redis_judges_like_the_in_memory_one(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """Index and sentence counts on Redis give the verdicts of their in-memory counterparts."""
     pages = [(f"s{n}", lead, (LEGAL,), "Outlet A") for n, lead in enumerate(STUB_LEADS)] + [
         ("b1", HEADLINE, BODY, "Outlet B"),
         ("b2", HEADLINE, BODY[:2], "Outlet C"),
+        ("b3", HEADLINE, BODY[:3], "Outlet B"),
+        ("b4", HEADLINE, BODY[1:], "Outlet B"),
     ]
-    detector = NearDuplicateDetector(
+    on_redis = NearDuplicateDetector(
         RedisNearIndex(redis_client, layout), RedisSentenceFrequency(redis_client, layout)
     )
-    batch = await detector.check_many(pages, now=NOW)
-    await redis_client.flushdb()
-    one_by_one = [await detector.check(*page, now=NOW) for page in pages]
-    assert [m and m.article_id for m in batch] == [m and m.article_id for m in one_by_one]
-    assert [m and m.article_id for m in batch] == [None] * 5 + ["b1"]
+    in_memory = NearDuplicateDetector(InMemoryNearIndex(), InMemorySentenceFrequency())
+    expected = [await in_memory.check(*page, now=NOW) for page in pages]
+    found = [await on_redis.check(*page, now=NOW) for page in pages]
+    assert [m and m.article_id for m in found] == [m and m.article_id for m in expected]
+    assert [m and m.article_id for m in found] == [None] * 5 + ["b1"] * 3

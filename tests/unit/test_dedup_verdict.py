@@ -102,6 +102,15 @@ async def test_story_of_several_outlets_and_versions() -> None:
     assert await dedup.stories.story_of("d") == "d"
 
 
+async def test_third_rewrite_of_an_outlets_own_story_is_an_update() -> None:
+    """An outlet's rewrites of its own story stay updates of it, however many: its first two
+    articles of the story do not make the story's sentences look like the outlet's template."""
+    dedup = _deduplicator()
+    assert await _judge(dedup, article_id="a", seed=6, source="A") == ("unique", "a", None)
+    for n, keep in enumerate((0.9, 0.8, 0.7, 0.6)):
+        assert await _judge(dedup, article_id=f"r{n}", seed=6, keep=keep, source="A") == ("update", "a", None)
+
+
 async def test_redelivered_messages_get_the_same_verdicts() -> None:
     """At-least-once delivery: judging each message twice changes no verdict and no member."""
     dedup = _deduplicator()

@@ -1,0 +1,243 @@
+"""The dedup stage on Redis in one round trip per article: one script judges and records.
+
+Per article the service sends one EVALSHA, which in one atomic step
+
+1. returns the recorded verdict if this (article id, version) was judged already (a redelivery);
+2. checks that the outlet's learnt template sentences are exactly the ones the fingerprint left
+   out (else it answers with the right set, and the article is fingerprinted and sent again);
+3. checks the index and inserts the article when it copies no live one;
+4. decides the verdict with the rule of ``services.dedup.verdict.decide`` (the outlet of a story's
+   first article is in its index record);
+5. counts the article's sentences for its outlet when the verdict is ``unique``;
+6. records the member in its story (the layout ``RedisStoryStore`` reads).
+
+Which sentences are an outlet's template changes rarely, so each process keeps the last answer
+per outlet (``TemplateCache``) and the second round trip of step 2 only happens when an outlet's
+template changed. Being one script, the verdict and the story record can no longer disagree
+across replicas: the story's first article is recorded in the same step as its index entry.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+
+import redis.asyncio as aioredis
+
+from services.dedup.fingerprint import (
+    DEFAULT_BOILERPLATE,
+    BoilerplateFilter,
+    fingerprint_prepared,
+    prepare,
+    teaser_boilerplate,
+)
+from services.dedup.near import (
+    DEFAULT_THRESHOLDS,
+    MAX_BUCKET,
+    MAX_CANDIDATES,
+    MIN_SOURCE_ARTICLES,
+    Thresholds,
+    outlet_of,
+)
+from services.dedup.redis_near import (
+    _COMMON,
+    _INDEX,
+    _INDEX_ARGS,
+    _SENTENCES,
+    RedisLayout,
+    index_args,
+    index_config,
+    lua_locals,
+    outlet_tag,
+    pack_uint32,
+    sentence_fields,
+    text_of,
+    unpack_uint32,
+)
+from services.dedup.stories import STORY_KEY_PREFIX, STORY_OF_KEY_PREFIX, StoryMember
+from services.dedup.verdict import recorded_verdict
+from shared.messages import ArticleDeduplicated, ArticleTagged, Verdict, VerdictStatus
+
+# How often an article is fingerprinted again because the outlet's template changed meanwhile
+# (other replicas count at the same time): past this the message fails and is retried later.
+MAX_ATTEMPTS = 4
+
+# Configuration: lua_locals(index_config(...), min_articles, story_prefix, story_of_prefix,
+# story_ttl). ARGV: now, article_id, id_shard, content_hash, hash_shard, sketch, size, outlet tag,
+# anchors (as _INDEX_ARGS), version, member JSON before and after the verdict, the number of
+# left-out sentence fields, the sentence fields (left-out ones first; 4 bytes each).
+# Replies: {0, story, member JSON} recorded already; {2, fields...} the template is these fields;
+#          {1, status, story, kind, jaccard, containment} judged now.
+_JUDGE = (
+    _INDEX_ARGS
+    + """
+local version = tonumber(ARGV[10])
+local member_head = ARGV[11]
+local member_tail = ARGV[12]
+local left_out = tonumber(ARGV[13])
+local story_of_key = story_of_prefix .. article_id
+
+-- 1. A redelivered message: the verdict recorded the first time.
+local member_field = article_id .. ':' .. version
+local previous_story = redis.call('GET', story_of_key)
+if previous_story then
+  local recorded = redis.call('HGET', story_prefix .. previous_story, member_field)
+  if recorded then return {0, previous_story, recorded} end
+end
+"""
+    + _COMMON
+    + _SENTENCES
+    + """
+-- 2. The fingerprint must leave out exactly the outlet's template sentences (the first
+-- left_out fields), else the caller fingerprints again with the template this returns.
+local fields = fields_of(ARGV[14])
+local template = frequent(fields)
+local agrees = #template == left_out
+if agrees then
+  for _, f in ipairs(template) do
+    local position = 0
+    for i = 1, left_out do
+      if fields[i] == f then position = i end
+    end
+    if position == 0 then agrees = false end
+  end
+end
+if not agrees then
+  table.insert(template, 1, 2)
+  return template
+end
+"""
+    + _INDEX
+    + """
+-- 3. The index.
+local match = find()
+if match == 'self' then match = nil elseif not match then insert() end
+
+-- 4. The verdict: the rule of services.dedup.verdict.decide.
+local status, story, kind, jaccard, containment = 'unique', article_id, '', '', ''
+if match then story, kind, jaccard, containment = match[1], match[2], match[3], match[4] end
+if version > 1 then
+  status = 'update'
+  if previous_story then story = previous_story end
+elseif match then
+  status = 'duplicate'
+  if kind == 'near' and outlet ~= 0 and outlet == match[5] then status = 'update' end
+end
+
+-- 5. Only an article that starts a story teaches its outlet's template.
+if status == 'unique' then count(fields) end
+
+-- 6. The story record (the first record of a member wins, as in RedisStoryStore.add).
+local story_key = story_prefix .. story
+redis.call('HSETNX', story_key, member_field, member_head .. status .. member_tail)
+redis.call('EXPIRE', story_key, story_ttl)
+redis.call('SET', story_of_key, story, 'EX', story_ttl)
+return {1, status, story, kind, jaccard, containment}
+"""
+)
+
+
+class TemplateCache:
+    """Per outlet, the sentence keys last confirmed as its template (bounded: forgets when full)."""
+
+    def __init__(self, max_keys: int = 200_000) -> None:
+        self.max_keys = max_keys
+        self._keys: dict[str, frozenset[int]] = {}
+        self._size = 0
+
+    def get(self, outlet: str) -> frozenset[int]:
+        return self._keys.get(outlet, frozenset())
+
+    def learn(self, outlet: str, asked: Iterable[int], template: frozenset[int]) -> None:
+        """What the index said about the keys ``asked``: ``template`` are template, the rest not."""
+        before = self._keys.get(outlet, frozenset())
+        after = (before - frozenset(asked)) | template
+        if self._size + len(after) - len(before) > self.max_keys:
+            self._keys.clear()
+            self._size = 0
+            before = frozenset()
+        self._keys[outlet] = after
+        self._size += len(after) - len(before)
+
+
+def _member_json(article_id: str, version: int, source: str | None) -> tuple[str, str]:
+    """A story member's JSON (as ``StoryMember.to_json`` writes it) around its verdict, which the
+    script fills in."""
+    head = (
+        f'{{"article_id": {json.dumps(article_id, ensure_ascii=False)}, "version": {version}, '
+        f'"source": {json.dumps(source, ensure_ascii=False)}, "verdict": "'
+    )
+    return head, f'", "at": {time.time()!r}}}'
+
+
+class RedisDeduplicator:
+    """Judges a tagged article with one script call against the shared Redis (see module doc)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        layout: RedisLayout | None = None,
+        *,
+        boilerplate: BoilerplateFilter = DEFAULT_BOILERPLATE,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        min_articles: int = MIN_SOURCE_ARTICLES,
+    ) -> None:
+        self.client = client
+        self.layout = layout or RedisLayout()
+        self.boilerplate = boilerplate
+        self.templates = TemplateCache()
+        self.attempts = 0  # script calls, for the speed figures
+        layout = self.layout
+        config = lua_locals(
+            **index_config(layout, thresholds, MAX_BUCKET, MAX_CANDIDATES),
+            min_articles=min_articles,
+            story_prefix=STORY_KEY_PREFIX,
+            story_of_prefix=STORY_OF_KEY_PREFIX,
+            story_ttl=layout.window_seconds,
+        )
+        self._script = client.register_script(config + _JUDGE)
+
+    async def judge(self, event: ArticleTagged, *, now: float | None = None) -> ArticleDeduplicated:
+        """The verdict on ``event``'s article, recorded in its story."""
+        article = event.article
+        outlet = outlet_of(article)
+        text = prepare(article.headline, article.body)
+        boilerplate = self.boilerplate
+        if article.related:
+            boilerplate = boilerplate | teaser_boilerplate(article.related)
+        fields = sentence_fields(outlet, text.learnable_keys()) if outlet else {}
+        template = self.templates.get(outlet) & frozenset(fields.values()) if outlet else frozenset()
+        moment = int(time.time() if now is None else now)
+        head, tail = _member_json(article.id, article.version, outlet)
+        tag = outlet_tag(outlet)
+        for _ in range(MAX_ATTEMPTS):
+            fp = fingerprint_prepared(text, boilerplate.with_keys(template) if template else boilerplate)
+            left_out = [f for f, key in fields.items() if key in template]
+            others = [f for f, key in fields.items() if key not in template]
+            args = [
+                moment,
+                *index_args(self.layout, article.id, fp, tag),
+                article.version,
+                head,
+                tail,
+                len(left_out),
+                pack_uint32(left_out + others),
+            ]
+            self.attempts += 1
+            reply = await self._script(keys=[self.layout.prefix], args=args)
+            if reply[0] == 2:
+                template = frozenset(fields[unpack_uint32(f)[0]] for f in reply[1:])
+                if outlet:
+                    self.templates.learn(outlet, fields.values(), template)
+                continue
+            if reply[0] == 0:
+                verdict = recorded_verdict(text_of(reply[1]), StoryMember.from_json(reply[2]))
+            else:
+                status: VerdictStatus = text_of(reply[1])  # type: ignore[assignment]  # the script's statuses
+                story = text_of(reply[2])
+                verdict = Verdict(
+                    status=status, story_id=story, duplicate_of=story if status == "duplicate" else None
+                )
+            return ArticleDeduplicated(article=article, tags=event.tags, verdict=verdict)
+        raise RuntimeError(f"the template of outlet {outlet!r} kept changing while judging {article.id}")
