@@ -388,7 +388,18 @@ def shingle_hashes(
     combined = combined[sentence_of[:windows] == sentence_of[k - 1 :]]
     combined = _mix(combined)
     combined >>= _HALF
-    return np.unique(combined)
+    return _distinct(combined)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, ascending (np.unique, without its overhead on small arrays)."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,10 +440,9 @@ def minhash_sketch(hashes: np.ndarray, num_perm: int = NUM_PERM) -> bytes:
 
 
 def bottom_anchors(hashes: np.ndarray, count: int = ANCHORS) -> tuple[int, ...]:
-    """The ``count`` smallest shingle hashes (already mixed: a uniform sample of the shingles)."""
-    if len(hashes) > count:
-        hashes = np.partition(hashes, count)[:count]
-    return tuple(np.sort(hashes).tolist())
+    """The ``count`` smallest of distinct, ascending shingle hashes (already mixed: a uniform
+    sample of the shingles)."""
+    return tuple(hashes[:count].tolist())
 
 
 def fingerprint_prepared(
