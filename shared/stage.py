@@ -24,7 +24,7 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -75,6 +75,8 @@ class StageResult:
 
 
 Handler = Callable[[EventT], Awaitable[StageResult]]
+# Results in the order of the events; an Exception in place of a result fails that event alone.
+BatchHandler = Callable[[Sequence[EventT]], Awaitable[Sequence[StageResult | Exception]]]
 AnyStreamMessage = message.RedisStreamMessage | message.RedisBatchStreamMessage
 
 
@@ -150,12 +152,16 @@ class Stage(Generic[EventT]):
         runtime: ConsumerRuntime,
         input_stream: str,
         event_type: type[EventT],
-        handler: Handler[EventT],
+        handler: Handler[EventT] | None = None,
+        batch_handler: BatchHandler[EventT] | None = None,
     ) -> None:
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("a stage has either a handler or a batch handler")
         self.runtime = runtime
         self.input_stream = input_stream
         self.event_type = event_type
         self.handler = handler
+        self.batch_handler = batch_handler
         settings = runtime.settings
         service = runtime.service
         reader = StreamSub(
@@ -227,18 +233,61 @@ class Stage(Generic[EventT]):
         await self.handle([Entry(entry_id, article_id, msg.body, deliveries)], msg)
 
     async def handle(self, entries: list[Entry], msg: AnyStreamMessage) -> None:
-        """Handle each entry in order, then write the batch's outputs, statuses and acks."""
-        handled: list[Handled] = []
+        """Handle the entries in order, then write the batch's outputs, statuses and acks."""
+        decoded: list[tuple[Entry, EventT]] = []
         for entry in entries:
             with self._bound(entry):
-                outcome = await self._handle_one(entry, msg)
-            if outcome is not None:
-                handled.append(outcome)
+                event = await self._decode(entry, msg)
+            if event is not None:
+                decoded.append((entry, event))
+        if not decoded:
+            return
+        if self.batch_handler is not None:
+            outcomes = await self._run_batch(decoded)
+        else:
+            outcomes = await self._run_one_by_one(decoded)
+        handled: list[Handled] = []
+        for (entry, event), outcome in zip(decoded, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                with self._bound(entry):
+                    await self._handler_failed(entry, msg, outcome)
+            else:
+                handled.append(Handled(entry, event, outcome))
+        if handled:
+            await self._write(handled, msg)
+
+    async def _run_one_by_one(self, decoded: list[tuple[Entry, EventT]]) -> list[StageResult | Exception]:
+        assert self.handler is not None
+        outcomes: list[StageResult | Exception] = []
+        for entry, event in decoded:
+            started = time.perf_counter()
+            with self._bound(entry):
+                try:
+                    outcomes.append(await self.handler(event))
+                except Exception as error:
+                    outcomes.append(error)
+            entry.handled_in = time.perf_counter() - started
             # A handler may never await (the tagger's is pure CPU): let the heartbeat, the metrics
             # and a stop get a turn between entries, so a batch can be cut off at the grace period.
             await asyncio.sleep(0)
-        if not handled:
-            return
+        return outcomes
+
+    async def _run_batch(self, decoded: list[tuple[Entry, EventT]]) -> list[StageResult | Exception]:
+        assert self.batch_handler is not None
+        started = time.perf_counter()
+        try:
+            outcomes = list(await self.batch_handler([event for _, event in decoded]))
+            if len(outcomes) != len(decoded):
+                raise RuntimeError(f"batch handler gave {len(outcomes)} results for {len(decoded)} events")
+        except Exception as error:  # the whole batch failed: each entry is retried on its own
+            outcomes = [error] * len(decoded)
+        share = (time.perf_counter() - started) / len(decoded)
+        for entry, _ in decoded:
+            entry.handled_in = share
+        return outcomes
+
+    async def _write(self, handled: list[Handled], msg: AnyStreamMessage) -> None:
+        """Publish every output, record every status, then acknowledge: one round trip each."""
         try:
             await self.runtime.publish_many(output for item in handled for output in item.result.outputs)
             await self.runtime.status.record_many(
@@ -250,10 +299,7 @@ class Stage(Generic[EventT]):
             # one by one, so an entry that makes these writes fail (a poison) reaches its cap alone.
             for item in handled:
                 with self._bound(item.entry):
-                    if item.entry.deliveries >= self.runtime.settings.delivery_cap:
-                        await self.dead_letter(item.entry, msg, _describe(error))
-                    else:
-                        self._failed(item.entry, error)
+                    await self._handler_failed(item.entry, msg, error)
             return
         for item in handled:
             with self._bound(item.entry):
@@ -270,33 +316,27 @@ class Stage(Generic[EventT]):
             # The subscriber's task lives on: later lines (fetch errors) must not name this article.
             structlog.contextvars.clear_contextvars()
 
-    async def _handle_one(self, entry: Entry, msg: AnyStreamMessage) -> Handled | None:
-        """The handler's result for one entry, or None when the entry was dead-lettered or failed."""
-        cap = self.runtime.settings.delivery_cap
-        if entry.deliveries > cap:
+    async def _decode(self, entry: Entry, msg: AnyStreamMessage) -> EventT | None:
+        """The entry's event, or None when it was dead-lettered (past the cap, or undecodable)."""
+        if entry.deliveries > self.runtime.settings.delivery_cap:
             reason = "delivery cap exceeded without completing (the process handling it died or hung)"
             await self.dead_letter(entry, msg, reason)
             return None
-        started = time.perf_counter()
         try:
             if isinstance(entry.body, bytes):
-                event = self.event_type.model_validate_json(entry.body)
-            else:
-                event = self.event_type.model_validate(entry.body)
+                return self.event_type.model_validate_json(entry.body)
+            return self.event_type.model_validate(entry.body)
         except ValidationError as error:
             # Retrying cannot fix a message that does not decode: dead-letter it now.
             await self.dead_letter(entry, msg, f"undecodable: {error}")
             return None
-        try:
-            result = await self.handler(event)
-        except Exception as error:
-            if entry.deliveries >= cap:
-                await self.dead_letter(entry, msg, _describe(error))
-            else:
-                self._failed(entry, error)
-            return None
-        entry.handled_in = time.perf_counter() - started
-        return Handled(entry, event, result)
+
+    async def _handler_failed(self, entry: Entry, msg: AnyStreamMessage, error: Exception) -> None:
+        """At the cap the entry is dead-lettered with the error; before it, left pending for a retry."""
+        if entry.deliveries >= self.runtime.settings.delivery_cap:
+            await self.dead_letter(entry, msg, _describe(error))
+        else:
+            self._failed(entry, error)
 
     def _failed(self, entry: Entry, error: BaseException) -> None:
         self.runtime.metrics.message_failed("retry")
@@ -399,12 +439,16 @@ class ConsumerRuntime:
         self,
         input_stream: str,
         event_type: type[EventT],
-        handler: Handler[EventT],
+        handler: Handler[EventT] | None = None,
         outputs: tuple[str, ...] = (),
+        *,
+        batch_handler: BatchHandler[EventT] | None = None,
     ) -> Stage[EventT]:
+        """Read ``input_stream`` with ``handler`` (one event at a time) or ``batch_handler`` (a read
+        batch at once, for handlers whose own I/O pipelines); either may publish on ``outputs``."""
         for stream in outputs:
             self._publishers[stream] = self.broker.publisher(stream=stream)
-        stage = Stage(self, input_stream, event_type, handler)
+        stage = Stage(self, input_stream, event_type, handler, batch_handler)
         self.stages.append(stage)
         return stage
 

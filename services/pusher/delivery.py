@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -29,9 +30,23 @@ def delivery_marker(article_id: str, version: int = 1) -> str:
     return f"{DELIVERED_KEY_PREFIX}{article_id}:{version}"
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """The stream entries of one version of an article."""
+
+    article_id: str
+    entries: Sequence[StreamEntry]
+    version: int = 1
+
+
 class SubscriberStreams(Protocol):
+    async def deliver_many(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        """Each delivery's entries, in order, unless that version of the article was delivered before;
+        per delivery, True when added now."""
+        ...
+
     async def deliver_once(self, article_id: str, entries: Sequence[StreamEntry], version: int = 1) -> bool:
-        """Add the entries unless this version of the article was delivered before; True when added now."""
+        """One delivery (see ``deliver_many``)."""
         ...
 
 
@@ -40,12 +55,18 @@ class InMemorySubscriberStreams:
         self.streams: dict[str, list[dict[str, str]]] = {}
         self.delivered: set[str] = set()
 
+    async def deliver_many(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        return [self._deliver(delivery) for delivery in deliveries]
+
     async def deliver_once(self, article_id: str, entries: Sequence[StreamEntry], version: int = 1) -> bool:
-        marker = delivery_marker(article_id, version)
-        if marker in self.delivered:
+        return self._deliver(Delivery(article_id, entries, version))
+
+    def _deliver(self, delivery: Delivery) -> bool:
+        marker = delivery_marker(delivery.article_id, delivery.version)
+        if marker in self.delivered or not delivery.entries:
             return False
         self.delivered.add(marker)
-        for entry in entries:
+        for entry in delivery.entries:
             self.streams.setdefault(entry.stream, []).append(dict(entry.fields))
         return True
 
@@ -84,19 +105,33 @@ class RedisSubscriberStreams:
     def __init__(self, client: aioredis.Redis, retention_seconds: float, marker_seconds: float) -> None:
         self._retention_ms = int(retention_seconds * 1000)
         self._marker_seconds = int(marker_seconds)
+        self._client = client
         self._deliver = client.register_script(_DELIVER_SCRIPT)
 
+    async def deliver_many(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        """One script call per delivery, all in one pipelined round trip."""
+        min_id = f"{int(time.time() * 1000) - self._retention_ms}-0"
+        todo = [delivery for delivery in deliveries if delivery.entries]
+        async with self._client.pipeline(transaction=False) as pipe:
+            for delivery in todo:
+                keys, args = self._call(delivery, min_id)
+                await self._deliver(keys=keys, args=args, client=pipe)
+            replies = iter(await pipe.execute())
+        return [bool(next(replies)) if delivery.entries else False for delivery in deliveries]
+
     async def deliver_once(self, article_id: str, entries: Sequence[StreamEntry], version: int = 1) -> bool:
-        if not entries:
-            return False
+        return (await self.deliver_many([Delivery(article_id, entries, version)]))[0]
+
+    def _call(self, delivery: Delivery, min_id: str) -> tuple[list[str], list[str | int]]:
+        """KEYS and ARGV of the delivery script (see its comment)."""
+        entries = delivery.entries
         width = len(entries[0].fields)
         if any(len(entry.fields) != width for entry in entries):
             raise ValueError("every entry of one delivery must have the same fields")
-        min_id = f"{int(time.time() * 1000) - self._retention_ms}-0"
         values: list[str] = []
         for entry in entries:
             values.append(_guard(entry.stream))
             values.extend(item for field in entry.fields.items() for item in field)
-        keys = [delivery_marker(article_id, version), SUBSCRIPTIONS_KEY, *(entry.stream for entry in entries)]
-        added = await self._deliver(keys=keys, args=[self._marker_seconds, min_id, width, *values])
-        return bool(added)
+        marker = delivery_marker(delivery.article_id, delivery.version)
+        keys = [marker, SUBSCRIPTIONS_KEY, *(entry.stream for entry in entries)]
+        return keys, [self._marker_seconds, min_id, width, *values]

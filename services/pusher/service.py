@@ -5,41 +5,73 @@ The webhook dispatcher runs in this process beside the stage (see ``webhooks.py`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from faststream import FastStream
 
 from services.pusher.catalog import SubscriptionCatalog
-from services.pusher.delivery import RedisSubscriberStreams, SubscriberStreams
+from services.pusher.delivery import Delivery, RedisSubscriberStreams, SubscriberStreams
 from services.pusher.filters import matching_subscriptions
 from services.pusher.routing import article_json, subscription_entries, topic_entries
 from shared.messages import ARTICLES_UNIQUE, SUBSCRIPTION_STREAM_PREFIX, ArticleDeduplicated
 from shared.settings import Settings
 from shared.stage import ConsumerRuntime, StageResult
 from shared.status import StatusUpdate
-from shared.subscriptions import InMemorySubscriptionStore, RedisSubscriptionStore, SubscriptionStore
+from shared.subscriptions import (
+    InMemorySubscriptionStore,
+    RedisSubscriptionStore,
+    Subscription,
+    SubscriptionStore,
+)
 
 SERVICE = "pusher"
+
+
+async def push_many(
+    batch: Sequence[ArticleDeduplicated],
+    streams: SubscriberStreams,
+    catalog: SubscriptionCatalog | None = None,
+) -> list[StageResult]:
+    """Deliver each article to its topic streams and the subscriptions it matches, exactly once."""
+    subscriptions = await catalog.current() if catalog else ()
+    deliveries: list[Delivery] = []
+    matches: list[tuple[Subscription, ...]] = []
+    for judged in batch:
+        document = article_json(judged)
+        matched = tuple(matching_subscriptions(subscriptions, judged))
+        entries = (*topic_entries(judged, document), *subscription_entries(judged, matched, document))
+        deliveries.append(Delivery(judged.article.id, entries, judged.article.version))
+        matches.append(matched)
+    added = await streams.deliver_many(deliveries)
+    return [
+        _result(judged, delivery, matched, now_added)
+        for judged, delivery, matched, now_added in zip(batch, deliveries, matches, added, strict=True)
+    ]
 
 
 async def push(
     judged: ArticleDeduplicated, streams: SubscriberStreams, catalog: SubscriptionCatalog | None = None
 ) -> StageResult:
-    document = article_json(judged)
-    matched = tuple(matching_subscriptions(await catalog.current(), judged)) if catalog else ()
-    entries = (*topic_entries(judged, document), *subscription_entries(judged, matched, document))
+    """One article (see ``push_many``)."""
+    return (await push_many([judged], streams, catalog))[0]
+
+
+def _result(
+    judged: ArticleDeduplicated, delivery: Delivery, matched: tuple[Subscription, ...], added: bool
+) -> StageResult:
     article = judged.article
-    added = await streams.deliver_once(article.id, entries, version=article.version)
     topics = [
-        entry.fields["topic"] for entry in entries if not entry.stream.startswith(SUBSCRIPTION_STREAM_PREFIX)
+        entry.fields["topic"]
+        for entry in delivery.entries
+        if not entry.stream.startswith(SUBSCRIPTION_STREAM_PREFIX)
     ]
-    names = [sub.name for sub in matched]
     return StageResult(
         status=StatusUpdate.reached(
             article.id, "delivered", fields={"topics": ",".join(topics)}, version=article.version
         ),
         outcome="delivered" if added else "already_delivered",
-        log={"topics": topics, "subscriptions": names},
+        log={"topics": topics, "subscriptions": [sub.name for sub in matched]},
     )
 
 
@@ -67,10 +99,11 @@ def create_app(
         subscriptions = InMemorySubscriptionStore() if in_memory else RedisSubscriptionStore(runtime.redis)
     catalog = SubscriptionCatalog(subscriptions)
 
-    async def on_unique(event: ArticleDeduplicated) -> StageResult:
-        return await push(event, chosen, catalog)
+    async def on_unique(batch: Sequence[ArticleDeduplicated]) -> list[StageResult]:
+        return await push_many(batch, chosen, catalog)
 
-    runtime.stage(ARTICLES_UNIQUE, ArticleDeduplicated, on_unique)
+    # In batches: the subscriptions are looked up once and the deliveries pipelined per read.
+    runtime.stage(ARTICLES_UNIQUE, ArticleDeduplicated, batch_handler=on_unique)
     app = runtime.app()
     if webhooks if webhooks is not None else isinstance(subscriptions, RedisSubscriptionStore):
         from services.pusher.webhooks import WebhookDispatcher

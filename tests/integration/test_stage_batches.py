@@ -1,0 +1,75 @@
+"""Stages that handle a read batch at once (``batch_handler``), against real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+import redis.asyncio as aioredis
+from faststream.redis import RedisBroker
+
+from shared.deadletter import DeadLetter
+from shared.messages import ArticleReceived, dead_letter_stream
+from shared.settings import Settings
+from shared.stage import ARTICLE_ID_HEADER, ConsumerRuntime, Output, StageResult
+from tests import factories
+
+pytestmark = pytest.mark.integration
+
+INPUT, OUTPUT, SERVICE = "test:batch:in", "test:batch:out", "batchtest"
+ARTICLES = 10
+POISON = "a3"
+
+
+async def _fill(redis_url: str) -> None:
+    async with RedisBroker(redis_url) as broker:
+        for n in range(ARTICLES):
+            article_id = f"a{n}"
+            await broker.publish(
+                ArticleReceived(article=factories.article(article_id)),
+                stream=INPUT,
+                headers={ARTICLE_ID_HEADER: article_id},
+            )
+
+
+async def test_one_failed_event_of_a_batch_fails_alone(redis_client: aioredis.Redis, redis_url: str) -> None:
+    """A batch handler that gives an error for one event: the other nine are published and acknowledged
+    in the first batch; the failed one is claimed and retried on its own, and dead-lettered with its
+    error at the delivery cap. The handler saw the first read as one batch of all ten."""
+    await _fill(redis_url)
+    settings = Settings(
+        redis_url=redis_url, read_batch=ARTICLES, claim_idle_ms=300, delivery_cap=2, poll_interval_ms=50
+    )
+    runtime = ConsumerRuntime(SERVICE, settings)
+    batches: list[list[str]] = []
+
+    async def handle(events: Sequence[ArticleReceived]) -> list[StageResult | Exception]:
+        batches.append([event.article.id for event in events])
+        return [
+            ValueError(f"cannot handle {event.article.id}")
+            if event.article.id == POISON
+            else StageResult(outputs=(Output(OUTPUT, event, event.article.id),))
+            for event in events
+        ]
+
+    runtime.stage(INPUT, ArticleReceived, batch_handler=handle, outputs=(OUTPUT,))
+    app = runtime.app()
+    await app.start()
+    try:
+        for _ in range(400):  # until the dead letter is written, 20 s at most
+            if await redis_client.xlen(dead_letter_stream(SERVICE)):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await app.stop()
+    assert batches[0] == [f"a{n}" for n in range(ARTICLES)]
+    assert all(batch == [POISON] for batch in batches[1:]), batches
+    published = [fields for _, fields in await redis_client.xrange(OUTPUT)]
+    assert len(published) == ARTICLES - 1
+    letters = [
+        DeadLetter.decode(fields) for _, fields in await redis_client.xrange(dead_letter_stream(SERVICE))
+    ]
+    assert [(letter["article_id"], letter["deliveries"]) for letter in letters] == [(POISON, 2)]
+    assert "cannot handle a3" in letters[0]["error"]
+    assert (await redis_client.xpending(INPUT, SERVICE))["pending"] == 0
