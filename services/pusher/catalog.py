@@ -1,9 +1,9 @@
 """The pusher's view of the subscriptions, reloaded when they change.
 
-Why a version counter checked per article rather than a pub/sub notification: a GET per
-article costs one round trip (~0.1 ms against ~1 ms of work), cannot be missed by a process that
-was disconnected or starting, and gives read-your-writes: once ``POST /v1/subscriptions`` has
-answered, every article the pusher handles after that is matched against the new subscription.
+Why a version counter checked per read batch rather than a pub/sub notification: a GET per batch
+costs one round trip, cannot be missed by a process that was disconnected or starting, and gives
+read-your-writes: once ``POST /v1/subscriptions`` has answered, every batch the pusher reads after
+that is matched against the new subscription.
 """
 
 from __future__ import annotations
