@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chaos.harness import Cluster, Load, Subscriber
+from chaos.harness import Load, Subscriber, fault_stack
 from chaos.ledger import Ledger, LedgerFigures
+from devstack import Stack
 from shared.messages import ARTICLES_RECEIVED, Article, ArticleReceived, dead_letter_stream
 from shared.settings import Settings
 from shared.stage import ARTICLE_ID_HEADER, make_broker
@@ -52,7 +53,7 @@ class FaultResult:
 class Run:
     """One fault's cluster, ledger, subscriber and load generator."""
 
-    cluster: Cluster
+    cluster: Stack
     ledger: Ledger
     load: Load
     subscriber: Subscriber
@@ -96,7 +97,7 @@ def with_run(
     seconds: float = LOAD_SECONDS,
 ) -> FaultResult:
     folder = "".join(char if char.isalnum() else "-" for char in name)
-    cluster = Cluster(workdir / folder, settings or {}, replicas or {}).start()
+    cluster = fault_stack(workdir / folder, settings, replicas).start()
     ledger = Ledger()
     load = Load(cluster, ledger)
     subscriber = Subscriber(cluster, ledger)
@@ -274,9 +275,8 @@ def _claimed_by(log_path: Path) -> int:
     return claimed
 
 
-async def _publish(cluster: Cluster, event: ArticleReceived, article_id: str) -> None:
-    assert cluster.redis is not None
-    broker = make_broker(Settings(redis_url=cluster.redis.url))
+async def _publish(cluster: Stack, event: ArticleReceived, article_id: str) -> None:
+    broker = make_broker(Settings(redis_url=cluster.url))
     async with broker:
         await broker.publish(event, stream=ARTICLES_RECEIVED, headers={ARTICLE_ID_HEADER: article_id})
 

@@ -1,6 +1,6 @@
-"""The stack under test: a private Redis, the services as real processes, load, and a subscriber.
+"""The stack under test (devstack's, with a private Redis), load, and a subscriber.
 
-Everything runs on loopback. A small supervisor restarts a service process that exits, as
+Everything runs on loopback. The stack's supervisor restarts a service process that exits, as
 ``newswire up`` or compose would, so "recovers by itself" means: with a supervisor, no human.
 """
 
@@ -9,15 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +21,11 @@ import redis as redis_py
 
 from chaos.http_load import Answer, offer, post_request
 from chaos.ledger import Ledger
-from shared.embedded_redis import EmbeddedRedis, free_port
+from devstack import Stack, environ_without_settings
 from shared.messages import topic_stream
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("intake", "tagger", "dedup", "pusher")
 SUBSCRIBER_GROUP = "chaos-subscriber"
 ALL_STREAM = topic_stream("all")
-RESTART_DELAY_S = 1.0
 # Words for made-up stories: random draws share no 5-word shingle, so no two are near-duplicates.
 WORDS = [
     "Regierung",
@@ -133,131 +125,32 @@ def story(key: str, rng: random.Random) -> dict[str, object]:
     return {"headline": headline, "body": paragraphs, "guid": f"chaos:{key}", "source": "chaos"}
 
 
-@dataclass
-class Service:
-    name: str
-    env: dict[str, str]
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    supervised: bool = True
-    restarts: int = 0
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module, no shell)
-                [sys.executable, "-m", "services.cli", self.name.split("#")[0]],
-                env=self.env,
-                cwd=REPO_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def signal(self, signum: int) -> None:
-        if self.alive:
-            assert self.process is not None
-            self.process.send_signal(signum)
-
-    def stop(self, timeout: float = 20.0) -> int | None:
-        if self.process is None:
-            return None
-        self.signal(signal.SIGCONT)  # a stopped process cannot handle SIGTERM
-        self.signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+CHAOS_SETTINGS = {
+    "NEWSWIRE_CLAIM_IDLE_MS": "3000",  # a stopped or killed consumer's entries are claimed within seconds
+    "NEWSWIRE_DELIVERY_CAP": "3",
+    "NEWSWIRE_POLL_INTERVAL_MS": "100",
+}
 
 
-@dataclass
-class Cluster:
-    workdir: Path
-    settings: dict[str, str] = field(default_factory=dict)
-    replicas: dict[str, int] = field(default_factory=dict)
-    redis: EmbeddedRedis | None = None
-    services: dict[str, Service] = field(default_factory=dict)
-    http_port: int = field(default_factory=free_port)
-    _stopping: threading.Event = field(default_factory=threading.Event)
-    _supervisor: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    def env(self) -> dict[str, str]:
-        assert self.redis is not None
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
-        env.update(
-            NEWSWIRE_REDIS_URL=self.redis.url,
-            NEWSWIRE_HTTP_PORT=str(self.http_port),
-            NEWSWIRE_LOG_FORMAT="json",
-            NEWSWIRE_HEARTBEAT_INTERVAL_S="0.5",
-            NEWSWIRE_CLAIM_IDLE_MS="3000",
-            NEWSWIRE_DELIVERY_CAP="3",
-            NEWSWIRE_POLL_INTERVAL_MS="100",
-            PYTHONUNBUFFERED="1",
-        )
-        env.update(self.settings)
-        return env
-
-    def start(self) -> Cluster:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.redis = EmbeddedRedis(self.workdir / "redis").start()
-        env = self.env()
-        for name in SERVICES:
-            for replica in range(self.replicas.get(name, 1)):
-                label = name if replica == 0 else f"{name}#{replica}"
-                service = Service(label, env, self.workdir / f"{label.replace('#', '-')}.log")
-                service.start()
-                self.services[label] = service
-        self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
-        self._supervisor.start()
-        return self
-
-    def _supervise(self) -> None:
-        while not self._stopping.wait(0.2):
-            for service in list(self.services.values()):
-                if service.supervised and service.process is not None and service.process.poll() is not None:
-                    time.sleep(RESTART_DELAY_S)
-                    if not self._stopping.is_set():
-                        service.restarts += 1
-                        service.start()
-
-    def client(self) -> redis_py.Redis:
-        assert self.redis is not None
-        return redis_py.Redis.from_url(self.redis.url, socket_timeout=5, socket_connect_timeout=2)
-
-    def wait_ready(self, timeout: float = 90.0) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
-                    return time.monotonic() - started
-            time.sleep(0.25)
-        raise TimeoutError(f"stack not ready after {timeout} s; logs in {self.workdir}")
-
-    def kill(self, label: str) -> None:
-        """``kill -9``; the supervisor restarts it after RESTART_DELAY_S."""
-        self.services[label].signal(signal.SIGKILL)
-
-    def stop(self) -> dict[str, int | None]:
-        self._stopping.set()
-        if self._supervisor is not None:
-            self._supervisor.join(5)
-        codes = {label: service.stop() for label, service in self.services.items()}
-        if self.redis is not None:
-            self.redis.stop()
-        return codes
+def fault_stack(
+    workdir: Path, settings: dict[str, str] | None = None, replicas: dict[str, int] | None = None
+) -> Stack:
+    """The four services on an embedded Redis of their own, supervised; the shell's ``NEWSWIRE_*``
+    settings do not leak in, the fault's ``settings`` go over CHAOS_SETTINGS. Not started yet."""
+    return Stack(
+        None,
+        workdir,
+        settings={**CHAOS_SETTINGS, **(settings or {})},
+        base_env=environ_without_settings(),
+        replicas=replicas or {},
+        supervise=True,
+    )
 
 
 class Subscriber:
     """Reads ``newswire:topic:all`` with a consumer group, as an outside subscriber would."""
 
-    def __init__(self, cluster: Cluster, ledger: Ledger) -> None:
+    def __init__(self, cluster: Stack, ledger: Ledger) -> None:
         self._cluster = cluster
         self._ledger = ledger
         self._stopping = threading.Event()
@@ -297,7 +190,7 @@ class Subscriber:
 class Load:
     """Posts made-up stories to intake from a thread pool and records every answer in the ledger."""
 
-    def __init__(self, cluster: Cluster, ledger: Ledger, *, seed: int = 7, workers: int = 16) -> None:
+    def __init__(self, cluster: Stack, ledger: Ledger, *, seed: int = 7, workers: int = 16) -> None:
         self._cluster = cluster
         self._ledger = ledger
         self._rng = random.Random(seed)  # noqa: S311 (made-up text, not cryptography)
