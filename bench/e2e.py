@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.articles import Corpus, batch, load_corpus
-from bench.harness import ArrivalReader, offer_load, private_redis, services, wait_for
+from bench.harness import ArrivalReader, offer_load, private_redis, services
 from bench.stats import Ledger, Summary, match, percentile
+from devstack import SERVICES, wait_for
 from evaluation.common import data_dir
-from tests.integration.stack import SERVICES
 
 FIXED_LOADS = (25.0, 50.0, 100.0, 200.0)
 SATURATION_RATE = 1000.0  # the target; offered for a short burst, far above what one replica each takes

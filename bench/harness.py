@@ -12,24 +12,21 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import cast
 
-import httpx
 import redis
 from faststream.redis.parser import BinaryMessageFormatV1
 
 from bench.stats import Arrival, Sent, entry_millis
+from devstack import REPO_ROOT, Stack
 from shared.embedded_redis import EmbeddedRedis
 from shared.messages import ALL_TOPIC, ARTICLES_DUPLICATES, topic_stream
 from shared.stage import ARTICLE_ID_HEADER
-from tests.integration.stack import REPO_ROOT, Stack
-
-__all__ = ["REPO_ROOT"]
 
 ALL = topic_stream(ALL_TOPIC)
 LIBRARIES = ("faststream", "redis", "pydantic", "fastapi", "uvicorn", "httpx", "structlog", "datasketch")
@@ -70,29 +67,11 @@ def private_redis() -> Iterator[EmbeddedRedis]:
 @contextlib.contextmanager
 def services(redis_url: str, names: Sequence[str], settings: dict[str, str] | None = None) -> Iterator[Stack]:
     """The named services as real processes (``newswire <name>``), stopped on exit."""
-    with tempfile.TemporaryDirectory(prefix="newswire-bench-logs-") as folder:
-        stack = Stack(redis_url, Path(folder), settings=settings or {})
-        try:
-            stack.start(tuple(names))
-            yield stack
-        finally:
-            stack.stop()
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
-    """Poll ``check()`` until it is true; raise after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(interval)
-    raise TimeoutError(f"{what} not reached within {timeout:.0f} s")
-
-
-def intake_healthy(base_url: str) -> bool:
-    with contextlib.suppress(httpx.HTTPError):
-        return httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
-    return False
+    with (
+        tempfile.TemporaryDirectory(prefix="newswire-bench-logs-") as folder,
+        Stack(redis_url, Path(folder), settings=settings or {}) as stack,
+    ):
+        yield stack.start(tuple(names))
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ import redis.asyncio as aioredis
 from faststream.redis import RedisBroker
 
 from bench.articles import Corpus, Item, batch, load_corpus
-from bench.harness import copy_entries, entries, private_redis, services, wait_for
+from bench.harness import copy_entries, entries, private_redis, services
 from bench.stats import Summary, drain_rate, entry_millis
+from devstack import wait_for
 from evaluation.common import data_dir
 from services.dedup.fingerprint import ANCHORS, NUM_PERM, Fingerprint
 from services.dedup.redis_near import RedisLayout, RedisNearIndex

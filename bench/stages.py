@@ -30,19 +30,9 @@ import redis
 from faststream.redis import RedisBroker
 
 from bench.articles import Corpus, Item, batch, load_corpus
-from bench.harness import (
-    ALL,
-    REPO_ROOT,
-    Entry,
-    copy_entries,
-    entries,
-    intake_healthy,
-    offer_load,
-    private_redis,
-    services,
-    wait_for,
-)
+from bench.harness import ALL, Entry, copy_entries, entries, offer_load, private_redis, services
 from bench.stats import Summary, drain_rate, entry_millis
+from devstack import REPO_ROOT, wait_for
 from evaluation.common import data_dir
 from services.intake.normalise import read_input
 from services.tagger.service import build_tagger, tag_received
@@ -143,7 +133,7 @@ def _drain(
 
 def _intake_alone(url: str, items: Sequence[Item], work: Path) -> float:
     with services(url, ["intake"]) as stack:
-        wait_for(lambda: intake_healthy(stack.base_url), 60, "intake healthy", 0.2)
+        stack.wait_healthy(60)
         load = offer_load(stack.base_url, [item.body for item in items], 0.0, INTAKE_CONCURRENCY, work)
     return load.accept_rate
 
