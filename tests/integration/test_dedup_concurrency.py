@@ -17,12 +17,12 @@ import pytest
 import redis.asyncio as aioredis
 from faststream.redis import RedisBroker
 
+from devstack import REPO_ROOT, ServiceProcess
 from shared.health import read_heartbeats
 from shared.messages import ARTICLES_DUPLICATES, ARTICLES_TAGGED, ARTICLES_UNIQUE, ArticleTagged
 from shared.stage import ARTICLE_ID_HEADER
 from shared.status import RedisStatusStore
 from tests import factories
-from tests.integration.stack import REPO_ROOT, ServiceProcess
 from tests.story_texts import story_article
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,8 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.integration.stack import Stack, running_stack
+from devstack import Stack
+from tests.integration.stack import running_stack
 from tests.integration.test_delivery import Receiver
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,9 @@ import httpx
 import pytest
 import redis
 
+from devstack import Stack
 from shared.messages import ARTICLES_DUPLICATES, ARTICLES_RECEIVED, ARTICLES_TAGGED, ARTICLES_UNIQUE
-from tests.integration.stack import Stack, running_stack
+from tests.integration.stack import running_stack
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import redis
 
-from tests.integration.stack import Stack
+from devstack import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -21,15 +21,7 @@ def intake(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     redis.Redis.from_url(redis_url).flushdb()
     running = Stack(redis_url, tmp_path_factory.mktemp("sse")).start(("intake",))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{running.base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, running.all_logs()
-            time.sleep(0.2)
+        running.wait_healthy(30)
         yield running
     finally:
         running.stop()
