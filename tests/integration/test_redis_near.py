@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from services.dedup.fingerprint import NO_BOILERPLATE, fingerprint
 from services.dedup.near import InMemoryNearIndex, InMemorySentenceFrequency, NearDuplicateDetector
 from services.dedup.redis_near import RedisLayout, RedisNearIndex, RedisSentenceFrequency
+from tests.story_texts import story_sentences
 
 pytestmark = pytest.mark.integration
 
@@ -178,7 +179,7 @@ async def test_outlet_template_is_learnt_in_redis(redis_client: aioredis.Redis, 
         RedisSentenceFrequency(redis_client, layout),
         NO_BOILERPLATE,
     )
-    pages = [(HEADLINE, (*BODY, *template)), (OTHER[0], (*OTHER[1], *template))]
+    pages = [(HEADLINE, (*BODY, *template)), ("Zweite Geschichte", (*story_sentences(31), *template))]
     pages += [(lead, template) for lead in STUB_LEADS]
     verdicts = [
         await detector.check(f"p{n}", headline, body, "Outlet A", now=NOW + n)
