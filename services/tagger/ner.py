@@ -15,7 +15,6 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import compress
 from pathlib import Path
 
 import numpy as np
@@ -53,9 +52,9 @@ ORG_HEADS = (
 # then any other single character.
 TOKEN_PATTERN = re.compile(r"\d+(?:[.,]\d+)*|\w+(?:[-'\u2019&.]\w+)*|\S")
 
-# Whitespace runs or tokens: together they cover every character of a text, so the offsets of the
-# tokens are running sums of the pieces' lengths (found without a Python step per token).
-PIECE_PATTERN = re.compile(r"\s+|" + TOKEN_PATTERN.pattern)
+# A token and the whitespace after it: one match per token, and the offsets of the tokens are running
+# sums of the matches' lengths (found without a Python step per token).
+SPACED_TOKEN_PATTERN = re.compile(rf"(?:{TOKEN_PATTERN.pattern})\s*")
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -71,16 +70,20 @@ class Tokens:
 
 
 def split_tokens(text: str) -> Tokens:
-    """The tokens of ``text`` with their offsets."""
-    pieces = PIECE_PATTERN.findall(text)
-    if not pieces:
+    r"""The tokens of ``text`` with their offsets.
+
+    ``str.strip`` and ``\s`` agree on what whitespace is (Unicode's), so stripping a match leaves
+    its token, and the text's leading whitespace is where the first match starts.
+    """
+    first = len(text) - len(text.lstrip())
+    spaced = SPACED_TOKEN_PATTERN.findall(text, first)
+    if not spaced:
         empty = np.zeros(0, dtype=np.intp)
         return Tokens([], empty, empty)
-    lengths = np.fromiter(map(len, pieces), dtype=np.intp, count=len(pieces))
-    piece_ends = np.cumsum(lengths)
-    is_word = ~np.fromiter(map(str.isspace, pieces), dtype=bool, count=len(pieces))
-    ends = piece_ends[is_word]
-    return Tokens(list(compress(pieces, is_word.tolist())), ends - lengths[is_word], ends)
+    words = list(map(str.rstrip, spaced))
+    spaced_lengths = np.fromiter(map(len, spaced), dtype=np.intp, count=len(spaced))
+    starts = np.cumsum(spaced_lengths) - spaced_lengths + first
+    return Tokens(words, starts, starts + np.fromiter(map(len, words), dtype=np.intp, count=len(words)))
 
 
 def tokenize(text: str) -> list[tuple[int, int]]:

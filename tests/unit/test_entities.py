@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
@@ -116,6 +118,18 @@ def test_token_offsets_match_the_token_pattern() -> None:
     expected = [m.span() for m in TOKEN_PATTERN.finditer(text)]
     assert list(zip(tokens.starts.tolist(), tokens.ends.tolist(), strict=True)) == expected
     assert tokens.words == [text[s:e] for s, e in expected]
+
+
+def test_token_offsets_match_the_token_pattern_on_random_text() -> None:
+    """Words and offsets are the pattern's matches for any mix of words, digits, marks and spaces."""
+    rng = random.Random(11)
+    alphabet = "aZß3²_-'\u2019&.,;:()»« \t\n\xa0\u2028\u3000٣Ωжö!?/\U0001d7ce\U0001d400"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        tokens = split_tokens(text)
+        expected = [m.span() for m in TOKEN_PATTERN.finditer(text)]
+        assert list(zip(tokens.starts.tolist(), tokens.ends.tolist(), strict=True)) == expected, text
+        assert tokens.words == [text[s:e] for s, e in expected], text
 
 
 def _viterbi_one(emissions: np.ndarray, transitions: np.ndarray) -> list[int]:
