@@ -244,9 +244,9 @@ def run(data: Path) -> str:
         "Method: ours = word 5-shingles inside sentences, 128-permutation MinHash (multiply-add "
         "permutations of mixed 32-bit shingle hashes, 8 bits kept per slot), 16 bottom-hash "
         "anchors as candidate keys, copy if estimated Jaccard >= 0.3 or containment >= 0.5; "
-        "sentences an outlet already printed in 2 of its earlier unique articles are dropped "
-        "(per-outlet learning: only articles that start a story are counted, so an outlet's "
-        "rewrites of its own story never become its template). ms/doc is single-core wall time including "
+        "sentences an outlet already printed in 2 of its earlier stories are dropped (per-outlet "
+        "learning: an article counts only as its outlet's first in its story, so an outlet's "
+        "rewrites of a story never become its template). ms/doc is single-core wall time including "
         "fingerprinting. Residue (site names, junk lines, bylines, credits, one leaked teaser of "
         "the outlet's block) is added at fixed rates to every rendered document.",
     ]

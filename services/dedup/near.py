@@ -9,13 +9,14 @@ then judged on its stored sketch: a copy if the estimated Jaccard similarity or 
 (share of the shorter text found in the other one) reaches a threshold. Containment is what
 accepts a copy cut to half its length; the thresholds come from ``evaluation/dedup.py``.
 
-Learnt boilerplate: a ``SentenceFrequency`` counts, per outlet, in how many of its *unique*
-articles (those that start a story) each sentence occurs. A sentence one outlet has already printed
-in several of its other stories (its teaser block, a legal notice, a standard footer) is template,
-not story: ``NearDuplicateDetector`` leaves it out of the fingerprint. Counting per outlet keeps a
-wire story, which each outlet prints once, from ever looking like template, however many outlets
-carry it; counting unique articles only keeps an outlet's rewrites of its own story (updates) from
-making that story's sentences look like its template, which would make its third version unique.
+Learnt boilerplate: a ``SentenceFrequency`` counts, per outlet, in how many of its stories each
+sentence occurs. A sentence one outlet has already printed in several of its other stories (its
+teaser block, a legal notice, a standard footer) is template, not story: ``NearDuplicateDetector``
+leaves it out of the fingerprint. Counting per outlet keeps a wire story, which each outlet prints
+once, from ever looking like template, however many outlets carry it. Counting an article only when
+it is its outlet's *first* article in its story (a unique article, or the outlet's first copy of
+another outlet's story) keeps an outlet's rewrites of a story from making that story's sentences
+look like its template, which would make its third version of the story unique.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class NearDuplicateIndex(Protocol):
 
 
 class SentenceFrequency(Protocol):
-    """Per-outlet counts of the unique articles each sentence occurs in, within a time window."""
+    """Per-outlet counts of the stories each sentence occurs in, within a time window."""
 
     async def frequent(
         self, source: str, keys: Collection[int], *, now: float | None = None
@@ -114,7 +115,7 @@ class SentenceFrequency(Protocol):
         ...
 
     async def count(self, source: str, keys: Collection[int], *, now: float | None = None) -> None:
-        """Count one more article of ``source`` holding ``keys`` (call it for unique articles only)."""
+        """Count one more article of ``source`` holding ``keys`` (call it once per outlet and story)."""
         ...
 
 
@@ -274,10 +275,30 @@ class NearDuplicateDetector:
         index: NearDuplicateIndex,
         frequency: SentenceFrequency | None = None,
         boilerplate: BoilerplateFilter = DEFAULT_BOILERPLATE,
+        window_seconds: float = DEFAULT_WINDOW_SECONDS,
     ) -> None:
         self.index = index
         self.frequency = frequency
         self.boilerplate = boilerplate
+        self.window_seconds = window_seconds
+        # (story, outlet) pairs whose first article was counted, oldest first: one count per
+        # outlet and story. Stories are named after their first article, as the index matches.
+        self._counted: dict[tuple[str, str], float] = {}
+
+    def _first_of_outlet(self, story: str, outlet: str, now: float | None) -> bool:
+        """Whether this is the outlet's first article in ``story`` (and remember that it was)."""
+        now = time.time() if now is None else now
+        horizon = now - self.window_seconds
+        counted = self._counted
+        while counted:
+            oldest = next(iter(counted))
+            if counted[oldest] > horizon:
+                break
+            del counted[oldest]
+        if (story, outlet) in counted:
+            return False
+        counted[(story, outlet)] = now
+        return True
 
     async def fingerprint(
         self,
@@ -306,8 +327,10 @@ class NearDuplicateDetector:
     ) -> Match | None:
         fp = await self.fingerprint(text, source, boilerplate=boilerplate, now=now)
         match = await self.index.check_and_insert(article_id, fp, now=now)
-        if match is None and counts and self.frequency is not None and source:
-            await self.frequency.count(source, text.learnable_keys(), now=now)
+        if counts and self.frequency is not None and source:
+            story = match.article_id if match is not None else article_id
+            if self._first_of_outlet(story, source, now):
+                await self.frequency.count(source, text.learnable_keys(), now=now)
         return match
 
     async def check(
@@ -319,14 +342,14 @@ class NearDuplicateDetector:
         *,
         now: float | None = None,
     ) -> Match | None:
-        """The earliest indexed article this one duplicates, else None (and it is now indexed, and
-        its sentences are counted for its outlet)."""
+        """The earliest indexed article this one duplicates, else None (and it is now indexed);
+        its sentences are counted for its outlet if it is the outlet's first in the story."""
         return await self._check(article_id, prepare(headline, body), source, now=now)
 
     async def check_article(self, article: Article, *, now: float | None = None) -> Match | None:
         """``check`` for an intake article: its outlet is its site name, else its source; its own
         teasers (``related``) are boilerplate. A later version (``version > 1``) is never counted:
-        its sentences are its first version's, counted already if that one was unique."""
+        its outlet's first article in the story was (its first version, or an earlier one)."""
         boilerplate = self.boilerplate
         if article.related:
             boilerplate = boilerplate | teaser_boilerplate(article.related)

@@ -8,7 +8,8 @@ Per article the service sends one EVALSHA, which in one atomic step
 3. checks the index and inserts the article when it copies no live one;
 4. decides the verdict with the rule of ``services.dedup.verdict.decide`` (the outlet of a story's
    first article is in its index record);
-5. counts the article's sentences for its outlet when the verdict is ``unique``;
+5. counts the article's sentences for its outlet when it is the outlet's first article in its
+   story (a unique article, or the outlet's first copy of another outlet's story);
 6. records the member in its story (the layout ``RedisStoryStore`` reads).
 
 Which sentences are an outlet's template changes rarely, so each process keeps the last answer
@@ -125,11 +126,12 @@ elseif match then
   if kind == 'near' and outlet ~= 0 and outlet == match[5] then status = 'update' end
 end
 
--- 5. Only an article that starts a story teaches its outlet's template.
-if status == 'unique' then count(fields) end
+-- 5. An outlet learns its template from its articles of different stories: this article's
+-- sentences count if it is the outlet's first article in its story (field 'o:<outlet tag>').
+local story_key = story_prefix .. story
+if outlet ~= 0 and redis.call('HSETNX', story_key, 'o:' .. outlet, 1) == 1 then count(fields) end
 
 -- 6. The story record (the first record of a member wins, as in RedisStoryStore.add).
-local story_key = story_prefix .. story
 redis.call('HSETNX', story_key, member_field, member_head .. status .. member_tail)
 redis.call('EXPIRE', story_key, story_ttl)
 redis.call('SET', story_of_key, story, 'EX', story_ttl)

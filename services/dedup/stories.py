@@ -114,7 +114,8 @@ def _text(value: bytes | str) -> str:
 
 
 class RedisStoryStore:
-    """A hash per story (``<id>:<version>`` -> member JSON) and a pointer per article, with a TTL."""
+    """A hash per story (``<id>:<version>`` -> member JSON; the dedup script adds ``o:<outlet tag>``
+    fields for its sentence counts) and a pointer per article, with a TTL."""
 
     def __init__(self, client: aioredis.Redis, window_seconds: float) -> None:
         self._client = client
@@ -129,8 +130,10 @@ class RedisStoryStore:
             await pipe.execute()
 
     async def members(self, story_id: str) -> list[StoryMember]:
-        raw = await self._client.hvals(STORY_KEY_PREFIX + story_id)
-        return sorted((StoryMember.from_json(value) for value in raw), key=lambda m: (m.at, m.version))
+        raw = await self._client.hgetall(STORY_KEY_PREFIX + story_id)
+        # Fields 'o:<outlet tag>' mark outlets counted for sentence learning (redis_dedup): not members.
+        members = (StoryMember.from_json(v) for f, v in raw.items() if not _text(f).startswith("o:"))
+        return sorted(members, key=lambda m: (m.at, m.version))
 
     async def story_of(self, article_id: str) -> str | None:
         story_id = await self._client.get(STORY_OF_KEY_PREFIX + article_id)

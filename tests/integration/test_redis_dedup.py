@@ -114,3 +114,48 @@ async def test_concurrent_copies_on_two_replicas_make_one_unique_per_story(
     finally:
         for client in clients:
             await client.aclose()
+
+
+async def test_outlet_learns_from_its_first_copy_of_each_story_as_in_memory(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """An outlet's first copies of two wire stories, carrying its template block, teach it that
+    block (a second copy of the same story does not count again): its stubs are then unique, on
+    Redis as in memory."""
+    template = tuple(story_sentences(91, sentences=3))
+
+    def event(
+        article_id: str, seed: int, source: str, extra: tuple[str, ...], keep: float = 1.0
+    ) -> ArticleTagged:
+        article = story_article(article_id, seed, keep=keep, source=source)
+        article = article.model_copy(update={"body": (*article.body, *extra)})
+        return ArticleTagged(article=article, tags=factories.tags())
+
+    def stub(n: int) -> ArticleTagged:
+        article = story_article(f"stub{n}", 0, source="A", headline=f"Kurz {n}")
+        body = (*story_sentences(40 + n, sentences=1), *template)
+        return ArticleTagged(article=article.model_copy(update={"body": body}), tags=factories.tags())
+
+    events = [
+        event("w1", 31, "Wire", ()),
+        event("a1", 31, "A", template),
+        event("a1-again", 31, "A", template, keep=0.9),  # the outlet's rewrite of its copy
+        event("w2", 32, "Wire", ()),
+        event("a2", 32, "A", template),
+        *(stub(n) for n in range(3)),
+    ]
+    in_memory = Deduplicator(
+        NearDuplicateDetector(InMemoryNearIndex(), InMemorySentenceFrequency()), InMemoryStoryStore(WINDOW)
+    )
+    on_redis = RedisDeduplicator(redis_client, layout)
+    expected = [(await in_memory.judge(e)).verdict for e in events]
+    found = [(await on_redis.judge(e)).verdict for e in events]
+    assert found == expected
+    assert [v.status for v in found] == ["unique", "duplicate", "duplicate", "unique", "duplicate"] + [
+        "unique"
+    ] * 3
+    assert [m.article_id for m in await RedisStoryStore(redis_client, WINDOW).members("w1")] == [
+        "w1",
+        "a1",
+        "a1-again",
+    ]

@@ -155,6 +155,22 @@ async def test_outlet_template_learnt_per_source() -> None:
     assert all(m is not None for m in control[3:])
 
 
+async def test_outlet_learns_its_template_from_its_copies_of_other_outlets_stories() -> None:
+    """An outlet's first copy of another outlet's story counts for its template like a story of
+    its own: after two such copies carrying its teaser block, its stubs with that block are unique."""
+    detector = NearDuplicateDetector(InMemoryNearIndex(), InMemorySentenceFrequency(), NO_BOILERPLATE)
+    template = (LEGAL, *TEASER_BLOCK)
+    for n, (headline, body) in enumerate((BRIDGE, ELECTION)):
+        assert await detector.check(f"wire{n}", headline, body, "Agency", now=float(n)) is None
+        copy = await detector.check(f"copy{n}", headline, (*body, *template), "Outlet A", now=float(n))
+        assert copy is not None and copy.article_id == f"wire{n}"
+    stubs = [
+        await detector.check(f"s{n}", lead, template, "Outlet A", now=10.0 + n)
+        for n, lead in enumerate(STUB_LEADS)
+    ]
+    assert stubs == [None] * len(STUB_LEADS)
+
+
 async def test_rewrites_of_its_own_story_do_not_teach_an_outlet_its_template() -> None:
     """Only unique articles are counted: an outlet's repeated rewrites of one story keep matching
     it, instead of its sentences turning into the outlet's template after two articles."""
