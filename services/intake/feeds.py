@@ -46,6 +46,7 @@ from services.intake.submission import (
     Acceptor,
     StoreUnavailableError,
     SubmissionConflictError,
+    store_call,
 )
 from shared.messages import Article
 
@@ -476,16 +477,12 @@ class FeedPoller:
             return None
 
     async def _validators(self, url: str) -> FeedValidators:
-        try:
+        async with store_call():
             return await self._state.validators(url)
-        except (RedisError, OSError, TimeoutError) as error:
-            raise StoreUnavailableError(str(error) or type(error).__name__) from error
 
     async def _save_validators(self, url: str, validators: FeedValidators) -> None:
-        try:
+        async with store_call():
             await self._state.save_validators(url, validators)
-        except (RedisError, OSError, TimeoutError) as error:
-            raise StoreUnavailableError(str(error) or type(error).__name__) from error
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

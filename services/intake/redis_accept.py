@@ -37,14 +37,14 @@ import redis.asyncio as aioredis
 from fast_depends.pydantic import PydanticSerializer
 from faststream.redis.message import DATA_KEY
 from faststream.redis.parser.binary import BinaryMessageFormatV1
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError
 
 from services.intake.idempotency import DECIDE_LUA, Claim, IdempotencyKey, RedisIdempotencyStore
 from services.intake.submission import (
     Accepted,
-    StoreUnavailableError,
     SubmissionConflictError,
     content_fingerprint,
+    store_call,
 )
 from shared.messages import ARTICLES_RECEIVED, Article, ArticleReceived
 from shared.ninjs import to_ninjs
@@ -192,30 +192,24 @@ class RedisIntake:
             fingerprint = fingerprint or content_fingerprint(article)
             key_args = [fingerprint, self._ttl_ms, "1" if key.versioned else "0"]
             keys.append(key.redis_key)
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                for _ in range(MAX_RETARGETS):
-                    keys[1] = article_key(article.id)
-                    args: list[str | int | bytes] = [article.id, article.version, await envelope(article)]
-                    args += key_args or ["", 0, "0"]
-                    args += _status_args(article, self._ttl_ms)
-                    raw_outcome, raw_id, raw_version = await self._script(keys=keys, args=args)
-                    outcome, found_id, version = _text(raw_outcome), _text(raw_id), int(raw_version)
-                    if outcome != "retarget":
-                        break
-                    article = article.model_copy(update={"id": found_id, "version": version})
-                else:
-                    outcome = "in_progress"
-        except (RedisError, OSError, TimeoutError) as error:
-            raise StoreUnavailableError(str(error) or type(error).__name__) from error
+        async with store_call(self._timeout_s):
+            for _ in range(MAX_RETARGETS):
+                keys[1] = article_key(article.id)
+                args: list[str | int | bytes] = [article.id, article.version, await envelope(article)]
+                args += key_args or ["", 0, "0"]
+                args += _status_args(article, self._ttl_ms)
+                raw_outcome, raw_id, raw_version = await self._script(keys=keys, args=args)
+                outcome, found_id, version = _text(raw_outcome), _text(raw_id), int(raw_version)
+                if outcome != "retarget":
+                    break
+                article = article.model_copy(update={"id": found_id, "version": version})
+            else:
+                outcome = "in_progress"
         if outcome in ("new", "version", "duplicate"):
             return Accepted(found_id, version, outcome)  # type: ignore[arg-type]  # narrowed above
         raise SubmissionConflictError(Claim(outcome, found_id, version))  # type: ignore[arg-type]  # in_progress or mismatch
 
     async def published_fingerprint(self, key: IdempotencyKey) -> str | None:
         """The fingerprint last published under ``key`` (None: never, or still in flight)."""
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                return await self._records.fingerprint(key)
-        except (RedisError, OSError, TimeoutError) as error:
-            raise StoreUnavailableError(str(error) or type(error).__name__) from error
+        async with store_call(self._timeout_s):
+            return await self._records.fingerprint(key)

@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import hashlib
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -30,6 +32,16 @@ class ArticleSink(Protocol):
 
 class StoreUnavailableError(Exception):
     """Redis did not answer (in time): the submission may be retried."""
+
+
+@asynccontextmanager
+async def store_call(timeout_s: float | None = None) -> AsyncIterator[None]:
+    """Redis failing, or slower than ``timeout_s``, inside: raised as StoreUnavailableError (a 503)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            yield
+    except (RedisError, OSError, TimeoutError) as error:
+        raise StoreUnavailableError(str(error) or type(error).__name__) from error
 
 
 class SubmissionConflictError(Exception):
@@ -90,37 +102,30 @@ class Intake:
     ) -> Accepted:
         """Publish ``article`` once per key and content; raises StoreUnavailableError or
         SubmissionConflictError. ``fingerprint`` defaults to the article's content."""
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                if key is None:
-                    await self._publish(article)
-                    return Accepted(article.id, article.version, "new")
-                claim = await self._idempotency.claim(
-                    key, article.id, fingerprint or content_fingerprint(article)
-                )
-        except (RedisError, OSError, TimeoutError) as error:
-            raise StoreUnavailableError(str(error) or type(error).__name__) from error
+        async with store_call(self._timeout_s):
+            if key is None:
+                await self._publish(article)
+                return Accepted(article.id, article.version, "new")
+            fingerprint = fingerprint or content_fingerprint(article)
+            claim = await self._idempotency.claim(key, article.id, fingerprint)
         if claim.outcome == "duplicate":
             return Accepted(claim.article_id, claim.version, "duplicate")
         if not claim.publishes:
             raise SubmissionConflictError(claim)
         article = article.model_copy(update={"id": claim.article_id, "version": claim.version})
         try:
-            async with asyncio.timeout(self._timeout_s):
+            async with store_call(self._timeout_s):
                 await self._publish(article)
                 await self._idempotency.complete(key, claim)
-        except (RedisError, OSError, TimeoutError) as error:
+        except StoreUnavailableError:
             await self._abandon(key, claim)
-            raise StoreUnavailableError(str(error) or type(error).__name__) from error
+            raise
         return Accepted(article.id, article.version, "new" if claim.outcome == "new" else "version")
 
     async def published_fingerprint(self, key: IdempotencyKey) -> str | None:
         """The fingerprint last published under ``key`` (None: never, or still in flight)."""
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                return await self._idempotency.fingerprint(key)
-        except (RedisError, OSError, TimeoutError) as error:
-            raise StoreUnavailableError(str(error) or type(error).__name__) from error
+        async with store_call(self._timeout_s):
+            return await self._idempotency.fingerprint(key)
 
     async def _publish(self, article: Article) -> None:
         await self._sink.submit(ArticleReceived(article=article))
