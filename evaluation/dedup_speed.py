@@ -9,7 +9,8 @@ stream (real German articles):
 * the service's handler path per article: ``RedisDeduplicator.judge`` (fingerprint, one script
   call that checks, inserts, counts sentences and records the story) and ``result_for`` (the
   ninjs document and status record the stage publishes); with the Redis commands it runs per
-  article and Redis's own CPU per article;
+  article and Redis's own CPU per article; and the same as the service runs it, a read batch at a
+  time (``judge_many``: the batch's scripts pipelined in one round trip);
 * flatness: the time to check the real stream again once the index holds 10,000, 100,000 and
   1,000,000 articles (filled with synthetic fingerprints: random sketches and anchors; the first
   100,000 also count 20 sentence keys each, spread over 50 outlets);
@@ -52,6 +53,7 @@ MEMORY_AT = 100_000
 SYNTHETIC_SENTENCES = 20
 SYNTHETIC_OUTLETS = 50
 GOAL_RATE = 1_500
+BATCH = 100
 GOAL_BYTES = 1024
 
 
@@ -250,6 +252,19 @@ async def _measure(url: str, docs: Sequence[EvalDoc]) -> tuple[list[str], float]
         index_bytes = sum([int(await client.memory_usage(k) or 0) for k in index_keys])
         used = int((await client.info("memory"))["used_memory"]) - before
         story_bytes = max(0, used - index_bytes) / len(events)
+
+        batched = RedisDeduplicator(client, layout)
+
+        async def batch_handler() -> None:
+            for b in range(0, len(events), BATCH):
+                for judged in await batched.judge_many(events[b : b + BATCH], now=now):
+                    if isinstance(judged, Exception):
+                        raise judged
+                    result_for(judged)
+
+        await client.flushdb()
+        timing = await _timed(client, batch_handler)
+        rows.append(timing.row(f"service batch handler (`judge_many`, read batches of {BATCH})", len(events)))
         await client.flushdb()
     finally:
         await client.aclose()

@@ -22,13 +22,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from services.dedup.fingerprint import (
     DEFAULT_BOILERPLATE,
     BoilerplateFilter,
+    PreparedText,
     fingerprint_prepared,
     prepare,
     teaser_boilerplate,
@@ -200,8 +203,7 @@ class RedisDeduplicator:
         )
         self._script = client.register_script(config + _JUDGE)
 
-    async def judge(self, event: ArticleTagged, *, now: float | None = None) -> ArticleDeduplicated:
-        """The verdict on ``event``'s article, recorded in its story."""
+    def _prepare(self, event: ArticleTagged, now: float | None) -> _Pending:
         article = event.article
         outlet = outlet_of(article)
         text = prepare(article.headline, article.body)
@@ -210,36 +212,109 @@ class RedisDeduplicator:
             boilerplate = boilerplate | teaser_boilerplate(article.related)
         fields = sentence_fields(outlet, text.learnable_keys()) if outlet else {}
         template = self.templates.get(outlet) & frozenset(fields.values()) if outlet else frozenset()
-        moment = int(time.time() if now is None else now)
         head, tail = _member_json(article.id, article.version, outlet)
-        tag = outlet_tag(outlet)
+        return _Pending(
+            event,
+            outlet,
+            text,
+            boilerplate,
+            fields,
+            template,
+            int(time.time() if now is None else now),
+            head,
+            tail,
+        )
+
+    def _args(self, pending: _Pending) -> list[str | bytes | int]:
+        template, fields = pending.template, pending.fields
+        boilerplate = pending.boilerplate.with_keys(template) if template else pending.boilerplate
+        fp = fingerprint_prepared(pending.text, boilerplate)
+        left_out = [f for f, key in fields.items() if key in template]
+        others = [f for f, key in fields.items() if key not in template]
+        article = pending.event.article
+        return [
+            pending.moment,
+            *index_args(self.layout, article.id, fp, outlet_tag(pending.outlet)),
+            article.version,
+            pending.member_head,
+            pending.member_tail,
+            len(left_out),
+            pack_uint32(left_out + others),
+        ]
+
+    def _settle(self, pending: _Pending, reply: list[Any]) -> ArticleDeduplicated | None:
+        """The judged article, or None when the outlet's template changed (``pending`` now has it)."""
+        article = pending.event.article
+        if reply[0] == 2:
+            pending.template = frozenset(pending.fields[unpack_uint32(f)[0]] for f in reply[1:])
+            if pending.outlet:
+                self.templates.learn(pending.outlet, pending.fields.values(), pending.template)
+            return None
+        if reply[0] == 0:
+            verdict = recorded_verdict(text_of(reply[1]), StoryMember.from_json(reply[2]))
+        else:
+            status: VerdictStatus = text_of(reply[1])  # type: ignore[assignment]  # the script's statuses
+            story = text_of(reply[2])
+            verdict = Verdict(
+                status=status, story_id=story, duplicate_of=story if status == "duplicate" else None
+            )
+        return ArticleDeduplicated(article=article, tags=pending.event.tags, verdict=verdict)
+
+    async def _judge_pending(self, pending: _Pending) -> ArticleDeduplicated:
         for _ in range(MAX_ATTEMPTS):
-            fp = fingerprint_prepared(text, boilerplate.with_keys(template) if template else boilerplate)
-            left_out = [f for f, key in fields.items() if key in template]
-            others = [f for f, key in fields.items() if key not in template]
-            args = [
-                moment,
-                *index_args(self.layout, article.id, fp, tag),
-                article.version,
-                head,
-                tail,
-                len(left_out),
-                pack_uint32(left_out + others),
-            ]
             self.attempts += 1
-            reply = await self._script(keys=[self.layout.prefix], args=args)
-            if reply[0] == 2:
-                template = frozenset(fields[unpack_uint32(f)[0]] for f in reply[1:])
-                if outlet:
-                    self.templates.learn(outlet, fields.values(), template)
-                continue
-            if reply[0] == 0:
-                verdict = recorded_verdict(text_of(reply[1]), StoryMember.from_json(reply[2]))
-            else:
-                status: VerdictStatus = text_of(reply[1])  # type: ignore[assignment]  # the script's statuses
-                story = text_of(reply[2])
-                verdict = Verdict(
-                    status=status, story_id=story, duplicate_of=story if status == "duplicate" else None
-                )
-            return ArticleDeduplicated(article=article, tags=event.tags, verdict=verdict)
-        raise RuntimeError(f"the template of outlet {outlet!r} kept changing while judging {article.id}")
+            reply = await self._script(keys=[self.layout.prefix], args=self._args(pending))
+            judged = self._settle(pending, reply)
+            if judged is not None:
+                return judged
+        article = pending.event.article
+        raise RuntimeError(
+            f"the template of outlet {pending.outlet!r} kept changing while judging {article.id}"
+        )
+
+    async def judge(self, event: ArticleTagged, *, now: float | None = None) -> ArticleDeduplicated:
+        """The verdict on ``event``'s article, recorded in its story."""
+        return await self._judge_pending(self._prepare(event, now))
+
+    async def judge_many(
+        self, events: Sequence[ArticleTagged], *, now: float | None = None
+    ) -> list[ArticleDeduplicated | Exception]:
+        """``judge`` for a read batch: the scripts pipelined in one round trip, in order (each one
+        atomic), then one call each for the rare articles whose outlet's template had changed (so
+        those are judged after the rest of the batch). An article that fails gets its exception."""
+        results: list[ArticleDeduplicated | Exception | None] = [None] * len(events)
+        pendings: list[tuple[int, _Pending]] = []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for n, event in enumerate(events):
+                try:
+                    pending = self._prepare(event, now)
+                    await self._script(keys=[self.layout.prefix], args=self._args(pending), client=pipe)
+                except Exception as error:  # bad data in one article fails that article alone
+                    results[n] = error
+                    continue
+                pendings.append((n, pending))
+            self.attempts += len(pendings)
+            replies = await pipe.execute(raise_on_error=False) if pendings else []
+        for (n, pending), reply in zip(pendings, replies, strict=True):
+            try:
+                if isinstance(reply, Exception):
+                    raise reply
+                results[n] = self._settle(pending, reply) or await self._judge_pending(pending)
+            except Exception as error:
+                results[n] = error
+        return [r if r is not None else RuntimeError("not judged") for r in results]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An article on its way through the script: what its calls need."""
+
+    event: ArticleTagged
+    outlet: str | None
+    text: PreparedText
+    boilerplate: BoilerplateFilter
+    fields: dict[int, int]
+    template: frozenset[int]
+    moment: int
+    member_head: str
+    member_tail: str

@@ -8,7 +8,8 @@ Unique articles and updates go on to the pusher; duplicates go to audit.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 from faststream import FastStream
@@ -31,10 +32,6 @@ from shared.stage import ConsumerRuntime, Output, StageResult
 from shared.status import StatusUpdate
 
 SERVICE = "dedup"
-
-
-class Judge(Protocol):
-    async def judge(self, event: ArticleTagged) -> ArticleDeduplicated: ...
 
 
 def result_for(judged: ArticleDeduplicated) -> StageResult:
@@ -69,19 +66,30 @@ def create_app(
     **parts: Any,
 ) -> FastStream:
     """Composition root; ``detector``/``stories`` replace the Redis ones (tests), ``parts`` override
-    the runtime's broker, Redis client or stores. Without replacements the stage judges each
-    article with one script call (``RedisDeduplicator``)."""
+    the runtime's broker, Redis client or stores. Without replacements the stage judges a read
+    batch with one script call per article, pipelined (``RedisDeduplicator.judge_many``)."""
     settings = settings or Settings()
     runtime = ConsumerRuntime(SERVICE, settings, **parts)
     window = int(settings.dedup_window_hours * 3600)
-    deduplicator: Judge
     if detector is None and stories is None:
-        deduplicator = RedisDeduplicator(runtime.redis, RedisLayout(window_seconds=window))
-    else:
-        deduplicator = Deduplicator(
-            detector or redis_detector(runtime.redis, window),
-            stories or RedisStoryStore(runtime.redis, window),
+        on_redis = RedisDeduplicator(runtime.redis, RedisLayout(window_seconds=window))
+
+        async def on_batch(events: Sequence[ArticleTagged]) -> list[StageResult | Exception]:
+            judged = await on_redis.judge_many(events)
+            return [j if isinstance(j, Exception) else result_for(j) for j in judged]
+
+        # A read batch's scripts go in one round trip.
+        runtime.stage(
+            ARTICLES_TAGGED,
+            ArticleTagged,
+            batch_handler=on_batch,
+            outputs=(ARTICLES_UNIQUE, ARTICLES_DUPLICATES),
         )
+        return runtime.app()
+    deduplicator = Deduplicator(
+        detector or redis_detector(runtime.redis, window),
+        stories or RedisStoryStore(runtime.redis, window),
+    )
 
     async def on_tagged(event: ArticleTagged) -> StageResult:
         return result_for(await deduplicator.judge(event))

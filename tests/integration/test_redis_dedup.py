@@ -159,3 +159,15 @@ async def test_outlet_learns_from_its_first_copy_of_each_story_as_in_memory(
         "a1",
         "a1-again",
     ]
+
+
+async def test_batch_gives_the_verdicts_of_one_call_per_article(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """judge_many (one pipelined round trip for a read batch) judges the articles in order, each
+    against the ones before it, exactly as one judge call per article does."""
+    events = [_event(*step) for step in SCENARIO]
+    one_by_one = [(await RedisDeduplicator(redis_client, layout).judge(e)).verdict for e in events]
+    await redis_client.flushdb()
+    batch = await RedisDeduplicator(redis_client, layout).judge_many(events)
+    assert [j.verdict for j in batch if not isinstance(j, Exception)] == one_by_one
