@@ -25,7 +25,7 @@ KNOWLEDGE_BASE_FILE = DATA_DIR / "knowledge_base.json"
 
 # Endings a name takes in running text (German genitive "Kasachstans", English "Russia's").
 NAME_ENDINGS = ("s", "'s", "\u2019s", "es")
-# Word types whose look-up result is cached (cleared when the cache grows past this).
+# Word types (and mentions) whose look-up result is cached (cleared when the cache grows past this).
 LEAD_CACHE_LIMIT = 200_000
 
 
@@ -105,6 +105,7 @@ class Gazetteer:
             if len(words) == 1
         }
         self._leads: dict[str, _Lead | None] = {}
+        self._links: dict[tuple[str, EntityType], KnownEntity | None] = {}
 
     def _load_countries(self) -> None:
         countries = json.loads(COUNTRIES_FILE.read_text(encoding="utf-8"))
@@ -201,6 +202,15 @@ class Gazetteer:
 
     def link(self, surface: str, entity_type: EntityType) -> KnownEntity | None:
         """The canonical entity a mention of ``entity_type`` written as ``surface`` stands for."""
+        key = (surface, entity_type)
+        if key in self._links:
+            return self._links[key]
+        if len(self._links) >= LEAD_CACHE_LIMIT:
+            self._links.clear()
+        known = self._links[key] = self._link(surface, entity_type)
+        return known
+
+    def _link(self, surface: str, entity_type: EntityType) -> KnownEntity | None:
         for name in _name_variants(surface):
             entity_id = self._spotted.get(name)
             if entity_id is None and entity_type == "LOC":

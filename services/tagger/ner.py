@@ -275,12 +275,14 @@ class NerModel:
     def __init__(self, weights: dict[str, list[float]], transitions: list[list[float]]):
         self._weights = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
         self._transitions: FloatArray = np.asarray(transitions, dtype=np.float64)
+        self._enter: FloatArray = self._transitions[0][:, None]
+        self._leave: FloatArray = self._transitions[:, 0][:, None]
         self._lex = lexicons()
-        self._bias = self._weights.get("bias", np.zeros(len(LABELS)))[:, None]
+        self._bias: FloatArray = self._weights.get("bias", np.zeros(len(LABELS)))
         self._index: dict[str, int] = {}
-        # Scores by offset, label, then word type: labels before tokens, so that per-token work is
-        # done with whole-row numpy operations rather than reductions over nine labels per token.
-        self._table: FloatArray = np.zeros((len(OFFSETS), len(LABELS), 1024))
+        # Scores by word type, then offset and label: the rows of a text's words (and of their
+        # neighbours) are gathered in one take of whole rows.
+        self._table: FloatArray = np.zeros((1024, len(OFFSETS) * len(LABELS)))
         self._boundary = self._row(BOUNDARY)
 
     def _row(self, word: str) -> int:
@@ -289,8 +291,8 @@ class NerModel:
         if index is not None:
             return index
         index = len(self._index)
-        if index == self._table.shape[2]:
-            self._table = np.concatenate([self._table, np.zeros_like(self._table)], axis=2)
+        if index == self._table.shape[0]:
+            self._table = np.concatenate([self._table, np.zeros_like(self._table)])
         own, context = type_features(word, self._lex)
         scores = np.zeros((len(OFFSETS), len(LABELS)))
         for position, offset in enumerate(OFFSETS):
@@ -298,7 +300,7 @@ class NerModel:
                 weight = self._weights.get(f"{offset}:{feature}")
                 if weight is not None:
                     scores[position] += weight
-        self._table[:, :, index] = scores
+        self._table[index] = scores.ravel()
         self._index[word] = index
         return index
 
@@ -314,33 +316,69 @@ class NerModel:
         return np.fromiter((*boundary, *ids, *boundary), dtype=np.intp, count=len(ids) + 4)
 
     def _emissions(self, words: Sequence[str]) -> FloatArray:
-        """Label scores of each word: (labels, tokens)."""
-        padded = self._rows(words)
+        """Label scores of each word, (labels, tokens), plus a last column that only O can take
+        (it pads stretches in ``_batch_viterbi``)."""
+        ids = self._rows(words)  # first: it may grow the table
+        rows = self._table.take(ids, axis=0)
         n = len(words)
-        scores = self._table[0].take(padded[:n], axis=1) + self._bias
+        width = len(LABELS)
+        scores = np.empty((n + 1, width))
+        np.add(rows[:n, :width], self._bias, out=scores[:n])
         for position in range(1, len(OFFSETS)):
-            scores += self._table[position].take(padded[position : position + n], axis=1)
-        return scores
+            scores[:n] += rows[position : position + n, position * width : (position + 1) * width]
+        scores[n] = _PAD
+        return scores.T.copy()
 
     def label_ids(self, words: Sequence[str]) -> IntArray:
-        """Label index of each word.
+        """Label index of each word."""
+        return self.labels_of([words])[0]
 
-        Tokens surely O are fixed; the stretches between them are decoded together, as one batch
-        of Viterbi passes that each start and end next to an O.
+    def labels_of(self, texts: Sequence[Sequence[str]]) -> list[IntArray]:
+        """Label index of each word of each text (the words of several texts, decoded together).
+
+        The texts are joined with two boundary words between them, which is what each text's
+        features see past its ends anyway; held to O, they keep every stretch decoded below inside
+        one text, so each text gets the labels it gets alone.
+
+        Tokens surely O are fixed; the stretches between them are decoded: a lone token by the
+        best label between two O, longer stretches together, as one batch of Viterbi passes that
+        each start and end next to an O.
         """
+        words: list[str] = []
+        bounds: list[tuple[int, int]] = []
+        separators: list[int] = []
+        for text in texts:
+            if words and text:
+                separators += range(len(words), len(words) + len(_SEPARATOR))
+                words += _SEPARATOR
+            bounds.append((len(words), len(words) + len(text)))
+            words += text
         labels = np.zeros(len(words), dtype=np.intp)
-        if not words:
-            return labels
+        if words:
+            self._decode(words, separators, labels)
+        return [labels[start:end] for start, end in bounds]
+
+    def _decode(self, words: Sequence[str], held: list[int], labels: IntArray) -> None:
+        """Write the labels of ``words`` into ``labels``; the words at ``held`` stay O."""
         emissions = self._emissions(words)
-        open_ = np.flatnonzero(emissions[0] - emissions[1:].max(axis=0) < O_MARGIN)
+        is_open = emissions[0, :-1] - emissions[1:, :-1].max(axis=0) < O_MARGIN
+        is_open[held] = False
+        open_ = np.flatnonzero(is_open)
         if open_.size == 0:
-            return labels
+            return
         breaks = np.flatnonzero(open_[1:] - open_[:-1] != 1) + 1
         starts = open_[np.concatenate(([0], breaks))]
         ends = open_[np.concatenate((breaks - 1, [open_.size - 1]))] + 1
-        positions, path = _batch_viterbi(emissions, starts, ends - starts, self._transitions)
-        labels[positions] = path
-        return labels
+        lone = ends - starts == 1
+        # The sums in the order the batched pass makes them, so that both give the same labels.
+        alone = starts[lone]
+        labels[alone] = ((self._enter + emissions[:, alone]) + self._leave).argmax(axis=0)
+        if not lone.all():
+            longer = ~lone
+            positions, path = _batch_viterbi(
+                emissions, starts[longer], ends[longer] - starts[longer], self._transitions
+            )
+            labels[positions] = path
 
     def tag_words(self, words: Sequence[str]) -> list[str]:
         """BIO label of each word (for evaluation on pre-tokenised text)."""
@@ -348,11 +386,17 @@ class NerModel:
 
     def token_spans(self, tokens: Tokens) -> list[tuple[int, int, EntityType]]:
         """PER, LOC and ORG mentions among ``tokens`` as character spans (OTH is not kept)."""
-        labels = self.label_ids(tokens.words)
-        result: list[tuple[int, int, EntityType]] = []
-        for first, end, kind in _label_chunks(labels):
-            if kind in ("PER", "LOC", "ORG"):
-                result.append((int(tokens.starts[first]), int(tokens.ends[end - 1]), kind))  # type: ignore[arg-type]  # kind is one of the three literals
+        return self.spans_of([tokens])[0]
+
+    def spans_of(self, texts: Sequence[Tokens]) -> list[list[tuple[int, int, EntityType]]]:
+        """``token_spans`` of several texts, decoded together."""
+        result: list[list[tuple[int, int, EntityType]]] = []
+        for tokens, labels in zip(texts, self.labels_of([t.words for t in texts]), strict=True):
+            spans: list[tuple[int, int, EntityType]] = []
+            for first, end, kind in _label_chunks(labels):
+                if kind in ("PER", "LOC", "ORG"):
+                    spans.append((int(tokens.starts[first]), int(tokens.ends[end - 1]), kind))  # type: ignore[arg-type]  # kind is one of the three literals
+            result.append(spans)
         return result
 
     def spans(self, text: str) -> list[tuple[int, int, EntityType]]:
@@ -360,8 +404,12 @@ class NerModel:
         return self.token_spans(split_tokens(text))
 
 
+# Put between the words of texts decoded together: what a text's features see past its ends.
+_SEPARATOR = (BOUNDARY, BOUNDARY)
 # A score that rules a label out (finite, so sums stay comparable).
 IMPOSSIBLE = -1e9
+# Label scores of a padding step: only O, at no cost.
+_PAD = np.array([0.0] + [IMPOSSIBLE] * (len(LABELS) - 1))
 
 
 def _batch_viterbi(
@@ -369,18 +417,17 @@ def _batch_viterbi(
 ) -> tuple[IntArray, IntArray]:
     """Best label paths of all stretches at once: (token positions, their labels).
 
-    ``emissions`` are (labels, tokens). Each stretch sits between O tokens. Shorter stretches are
-    padded with steps that can only be O; as every stretch ends in a transition to O anyway, the
-    padding adds the same score to every path of a stretch and leaves its best path unchanged.
-    Arrays are laid out (labels, stretches) so that every step is a few whole-array operations.
+    ``emissions`` are (labels, tokens), with a last padding column that only O can take. Each
+    stretch sits between O tokens. Shorter stretches are padded with that column; as every stretch
+    ends in a transition to O anyway, the padding adds the same score to every path of a stretch
+    and leaves its best path unchanged. Arrays are laid out (labels, stretches) so that every step
+    is a few whole-array operations.
     """
     count, longest = starts.size, int(lengths.max())
     steps = np.arange(longest)
     valid = steps[:, None] < lengths[None, :]
-    positions = np.minimum(starts[None, :] + steps[:, None], emissions.shape[1] - 1)
+    positions = np.where(valid, starts[None, :] + steps[:, None], emissions.shape[1] - 1)
     batch = emissions[:, positions]  # (labels, steps, stretches)
-    batch[1:, ~valid] = IMPOSSIBLE
-    batch[0, ~valid] = 0.0
     scores = [transitions[0][:, None] + batch[:, 0]]
     for step in range(1, longest):
         candidates = scores[-1][:, None, :] + transitions[:, :, None]

@@ -10,7 +10,9 @@ import pytest
 from services.tagger.entities import EntityRecognizer
 from services.tagger.gazetteer import gazetteer
 from services.tagger.ner import (
+    _PAD,
     LABELS,
+    O_MARGIN,
     TOKEN_PATTERN,
     _batch_viterbi,
     bio_spans,
@@ -152,7 +154,8 @@ def test_batched_viterbi_equals_one_stretch_at_a_time() -> None:
     """Decoding stretches of different lengths together gives each the path it gets alone."""
     rng = np.random.default_rng(7)
     labels = len(LABELS)
-    emissions = rng.normal(size=(labels, 40))
+    # The last column is the padding step that only O can take.
+    emissions = np.concatenate([rng.normal(size=(labels, 40)), _PAD[:, None]], axis=1)
     transitions = rng.normal(size=(labels, labels))
     starts = np.array([0, 3, 10, 20, 33])
     lengths = np.array([1, 5, 2, 9, 7])
@@ -161,6 +164,59 @@ def test_batched_viterbi_equals_one_stretch_at_a_time() -> None:
     for start, length in zip(starts.tolist(), lengths.tolist(), strict=True):
         alone = _viterbi_one(emissions[:, start : start + length], transitions)
         assert [got[p] for p in range(start, start + length)] == alone
+
+
+SENTENCES = [
+    "Der russische Präsident Wladimir Putin traf in Astana den kasachischen Präsidenten "
+    "Kassym-Schomart Tokajew.",
+    "Die Deutsche Bank und die Bundesärztekammer in Berlin widersprachen dem FC Bayern München.",
+    "Laut APA hat die SPÖ in Wien und Graz verloren, sagte Michael Häupl am Sonntag.",
+    "Apple, Google und Microsoft melden Gewinne; Tim Cook sprach in New York.",
+    "",
+    "Putin",
+]
+
+
+def test_labels_equal_plain_viterbi_between_sure_o_tokens(recognizer: EntityRecognizer) -> None:
+    """Each stretch between tokens fixed as O gets the labels a plain Viterbi pass gives it alone."""
+    model = recognizer.model
+    assert model is not None
+    for text in SENTENCES:
+        words = split_tokens(text).words
+        if not words:
+            continue
+        emissions = model._emissions(words)[:, :-1]
+        is_open = emissions[0] - emissions[1:].max(axis=0) < O_MARGIN
+        expected = [0] * len(words)
+        position = 0
+        while position < len(words):
+            if not is_open[position]:
+                position += 1
+                continue
+            end = position
+            while end < len(words) and is_open[end]:
+                end += 1
+            stretch = _viterbi_one(emissions[:, position:end], model._transitions)
+            expected[position:end] = stretch
+            position = end
+        assert model.label_ids(words).tolist() == expected, text
+
+
+def test_texts_decoded_together_get_their_labels_alone(recognizer: EntityRecognizer) -> None:
+    """Decoding several texts in one pass gives each text the labels it gets on its own."""
+    model = recognizer.model
+    assert model is not None
+    texts = [split_tokens(text).words for text in SENTENCES]
+    together = model.labels_of(texts)
+    assert [labels.tolist() for labels in together] == [model.label_ids(words).tolist() for words in texts]
+
+
+def test_article_entities_are_those_of_headline_then_body(recognizer: EntityRecognizer) -> None:
+    """An article's entities are its headline's, then its body's, as each field gets them alone."""
+    headline, body = SENTENCES[0], " ".join(SENTENCES[1:4])
+    got = recognizer.article_entities(headline, body)
+    assert got == recognizer.entities(headline, "headline") + recognizer.entities(body, "body")
+    assert {e.field for e in got} == {"headline", "body"}
 
 
 def test_gazetteer_matches_names_over_several_tokens_with_an_ending() -> None:
