@@ -55,10 +55,7 @@ class Tagger:
         if reading == UNDETERMINED and article.language:
             reading = article.language.split("-")[0].lower()
         subjects = self._topics.classify(article.headline, body_text, reading)
-        entities = [
-            *self._entities.entities(article.headline, "headline"),
-            *self._entities.entities(body_text, "body"),
-        ]
+        entities = self._entities.article_entities(article.headline, body_text)
         keywords = key_phrases(article.headline, body_text, reading, self.config.keyword_count)
         topics: list[str] = [s.slug for s in subjects if s.level == 1 and s.slug]
         for entity in entities:
