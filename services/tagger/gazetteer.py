@@ -12,8 +12,9 @@ import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from itertools import repeat
+from itertools import compress, repeat
 from pathlib import Path
+from typing import NamedTuple
 
 from services.tagger.ner import TOKEN_PATTERN, Tokens, split_tokens
 from shared.messages import EntityType
@@ -40,8 +41,7 @@ class KnownEntity:
     about: str
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     """A known name found in a text (character offsets, end exclusive)."""
 
     start: int
@@ -173,7 +173,9 @@ class Gazetteer:
         words = tokens.words
         leads = list(map(self._leads.get, words, repeat(_UNSEEN)))
         candidates: list[Match] = []
-        for index, seen in [(i, lead) for i, lead in enumerate(leads) if lead is not None]:
+        # Leads are truthy, None (a word that starts no name, the usual case) is not.
+        for index in compress(range(len(leads)), leads):
+            seen = leads[index]
             lead = self._lead(words[index]) if seen is _UNSEEN else seen
             if lead is None:
                 continue

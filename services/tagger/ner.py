@@ -53,8 +53,11 @@ ORG_HEADS = (
 TOKEN_PATTERN = re.compile(r"\d+(?:[.,]\d+)*|\w+(?:[-'\u2019&.]\w+)*|\S")
 
 # A token and the whitespace after it: one match per token, and the offsets of the tokens are running
-# sums of the matches' lengths (found without a Python step per token).
-SPACED_TOKEN_PATTERN = re.compile(rf"(?:{TOKEN_PATTERN.pattern})\s*")
+# sums of the matches' lengths (found without a Python step per token). The token is
+# ``TOKEN_PATTERN`` with possessive repeats: its parts never give characters back to each other
+# (words, digits, marks and whitespace are disjoint classes), so the matches are the same, found
+# ~10% faster.
+SPACED_TOKEN_PATTERN = re.compile(r"(?:\d++(?:[.,]\d++)*+|\w++(?:[-'\u2019&.]\w++)*+|\S)\s*+")
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
