@@ -1,6 +1,7 @@
-"""The dedup stage on Redis in one round trip per article: one script judges and records.
+"""The dedup stage on Redis in one round trip: one script per article judges and records.
 
-Per article the service sends one EVALSHA, which in one atomic step
+Per article one EVALSHA (the service pipelines a read batch's scripts in one round trip:
+``judge_many``), which in one atomic step
 
 1. returns the recorded verdict if this (article id, version) was judged already (a redelivery);
 2. checks that the outlet's learnt template sentences are exactly the ones the fingerprint left
