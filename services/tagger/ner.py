@@ -337,15 +337,16 @@ class NerModel:
         return self.labels_of([words])[0]
 
     def labels_of(self, texts: Sequence[Sequence[str]]) -> list[IntArray]:
-        """Label index of each word of each text (the words of several texts, decoded together).
+        """Label index of each word of each text (the words of several texts, decoded together)."""
+        labels, bounds = self._joint_labels(texts)
+        return [labels[start:end] for start, end in bounds]
+
+    def _joint_labels(self, texts: Sequence[Sequence[str]]) -> tuple[IntArray, list[tuple[int, int]]]:
+        """Labels of the texts' words joined, and where each text's words are among them.
 
         The texts are joined with two boundary words between them, which is what each text's
         features see past its ends anyway; held to O, they keep every stretch decoded below inside
         one text, so each text gets the labels it gets alone.
-
-        Tokens surely O are fixed; the stretches between them are decoded: a lone token by the
-        best label between two O, longer stretches together, as one batch of Viterbi passes that
-        each start and end next to an O.
         """
         words: list[str] = []
         bounds: list[tuple[int, int]] = []
@@ -359,19 +360,27 @@ class NerModel:
         labels = np.zeros(len(words), dtype=np.intp)
         if words:
             self._decode(words, separators, labels)
-        return [labels[start:end] for start, end in bounds]
+        return labels, bounds
 
     def _decode(self, words: Sequence[str], held: list[int], labels: IntArray) -> None:
-        """Write the labels of ``words`` into ``labels``; the words at ``held`` stay O."""
+        """Write the labels of ``words`` into ``labels``; the words at ``held`` stay O.
+
+        Tokens surely O are fixed; the stretches between them are decoded: a lone token by the
+        best label between two O, longer stretches together, as one batch of Viterbi passes that
+        each start and end next to an O.
+        """
         emissions = self._emissions(words)
-        is_open = emissions[0, :-1] - emissions[1:, :-1].max(axis=0) < O_MARGIN
-        is_open[held] = False
-        open_ = np.flatnonzero(is_open)
-        if open_.size == 0:
+        # 1 where a word is open, with a closed word before and after, so that its steps up and
+        # down are where stretches start and end.
+        is_open = np.zeros(len(words) + 2, dtype=np.int8)
+        margins = emissions[0, :-1] - emissions[1:, :-1].max(axis=0)
+        np.less(margins, O_MARGIN, out=is_open[1:-1])
+        is_open[1:-1][held] = 0
+        steps = np.diff(is_open)
+        starts = np.flatnonzero(steps == 1)
+        if starts.size == 0:
             return
-        breaks = np.flatnonzero(open_[1:] - open_[:-1] != 1) + 1
-        starts = open_[np.concatenate(([0], breaks))]
-        ends = open_[np.concatenate((breaks - 1, [open_.size - 1]))] + 1
+        ends = np.flatnonzero(steps == -1)
         lone = ends - starts == 1
         # The sums in the order the batched pass makes them, so that both give the same labels.
         alone = starts[lone]
@@ -393,13 +402,19 @@ class NerModel:
 
     def spans_of(self, texts: Sequence[Tokens]) -> list[list[tuple[int, int, EntityType]]]:
         """``token_spans`` of several texts, decoded together."""
-        result: list[list[tuple[int, int, EntityType]]] = []
-        for tokens, labels in zip(texts, self.labels_of([t.words for t in texts]), strict=True):
-            spans: list[tuple[int, int, EntityType]] = []
-            for first, end, kind in _label_chunks(labels):
-                if kind in ("PER", "LOC", "ORG"):
-                    spans.append((int(tokens.starts[first]), int(tokens.ends[end - 1]), kind))  # type: ignore[arg-type]  # kind is one of the three literals
-            result.append(spans)
+        labels, bounds = self._joint_labels([t.words for t in texts])
+        result: list[list[tuple[int, int, EntityType]]] = [[] for _ in texts]
+        text = 0
+        # Chunks come in order and never cross texts (the words between texts are O).
+        for first, end, kind in _label_chunks(labels):
+            if kind not in ("PER", "LOC", "ORG"):
+                continue
+            while first >= bounds[text][1]:
+                text += 1
+            offset = bounds[text][0]
+            tokens = texts[text]
+            span = (int(tokens.starts[first - offset]), int(tokens.ends[end - 1 - offset]), kind)
+            result[text].append(span)  # type: ignore[arg-type]  # kind is one of the three literals
         return result
 
     def spans(self, text: str) -> list[tuple[int, int, EntityType]]:
