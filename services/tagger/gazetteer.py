@@ -173,6 +173,7 @@ class Gazetteer:
         words = tokens.words
         leads = list(map(self._leads.get, words, repeat(_UNSEEN)))
         candidates: list[Match] = []
+        entities = self.entities
         # Leads are truthy, None (a word that starts no name, the usual case) is not.
         for index in compress(range(len(leads)), leads):
             seen = leads[index]
@@ -182,17 +183,18 @@ class Gazetteer:
             start = int(tokens.starts[index])
             for name, entity_id in lead.names:
                 last = index + len(name) - 1
-                if last >= len(words) or tuple(words[index:last]) != name[:-1]:
+                if last >= len(words) or (last > index and tuple(words[index:last]) != name[:-1]):
                     continue
                 final = words[last]
                 if final == name[-1] or (
                     final.startswith(name[-1]) and final[len(name[-1]) :] in NAME_ENDINGS
                 ):
-                    candidates.append(Match(start, int(tokens.ends[last]), self.entities[entity_id]))
+                    end = int(tokens.starts[last]) + len(final)
+                    candidates.append(Match(start, end, entities[entity_id]))
             if lead.inflected is not None:
-                candidates.append(Match(start, int(tokens.ends[index]), self.entities[lead.inflected]))
+                candidates.append(Match(start, start + len(words[index]), entities[lead.inflected]))
             for part_start, part_end, entity_id in lead.parts:
-                candidates.append(Match(start + part_start, start + part_end, self.entities[entity_id]))
+                candidates.append(Match(start + part_start, start + part_end, entities[entity_id]))
         candidates.sort(key=lambda m: (m.start, -(m.end - m.start)))
         chosen: list[Match] = []
         last_end = -1

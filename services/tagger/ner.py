@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -65,11 +65,15 @@ IntArray = npt.NDArray[np.intp]
 
 @dataclass(frozen=True)
 class Tokens:
-    """The tokens of a text: their words and character offsets (end exclusive)."""
+    """The tokens of a text: their words and start offsets (a token ends at start + len(word))."""
 
     words: list[str]
     starts: IntArray
-    ends: IntArray
+
+    @cached_property
+    def ends(self) -> IntArray:
+        """End offsets (exclusive) of the tokens (the tagger needs only a few: it adds lengths)."""
+        return self.starts + np.fromiter(map(len, self.words), dtype=np.intp, count=len(self.words))
 
 
 def split_tokens(text: str) -> Tokens:
@@ -81,12 +85,10 @@ def split_tokens(text: str) -> Tokens:
     first = len(text) - len(text.lstrip())
     spaced = SPACED_TOKEN_PATTERN.findall(text, first)
     if not spaced:
-        empty = np.zeros(0, dtype=np.intp)
-        return Tokens([], empty, empty)
-    words = list(map(str.rstrip, spaced))
+        return Tokens([], np.zeros(0, dtype=np.intp))
     spaced_lengths = np.fromiter(map(len, spaced), dtype=np.intp, count=len(spaced))
     starts = np.cumsum(spaced_lengths) - spaced_lengths + first
-    return Tokens(words, starts, starts + np.fromiter(map(len, words), dtype=np.intp, count=len(words)))
+    return Tokens(list(map(str.rstrip, spaced)), starts)
 
 
 def tokenize(text: str) -> list[tuple[int, int]]:
@@ -413,7 +415,12 @@ class NerModel:
                 text += 1
             offset = bounds[text][0]
             tokens = texts[text]
-            span = (int(tokens.starts[first - offset]), int(tokens.ends[end - 1 - offset]), kind)
+            last = end - 1 - offset
+            span = (
+                int(tokens.starts[first - offset]),
+                int(tokens.starts[last]) + len(tokens.words[last]),
+                kind,
+            )
             result[text].append(span)  # type: ignore[arg-type]  # kind is one of the three literals
         return result
 
