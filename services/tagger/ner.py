@@ -59,6 +59,10 @@ TOKEN_PATTERN = re.compile(r"\d+(?:[.,]\d+)*|\w+(?:[-'\u2019&.]\w+)*|\S")
 # ~10% faster.
 SPACED_TOKEN_PATTERN = re.compile(r"(?:\d++(?:[.,]\d++)*+|\w++(?:[-'\u2019&.]\w++)*+|\S)\s*+")
 
+# The ufunc reduction itself: ``ndarray.max`` goes through a Python wrapper, which costs as much as
+# the work on these small arrays.
+_MAX = np.maximum.reduce
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
@@ -375,19 +379,19 @@ class NerModel:
         # 1 where a word is open, with a closed word before and after, so that its steps up and
         # down are where stretches start and end.
         is_open = np.zeros(len(words) + 2, dtype=np.int8)
-        margins = emissions[0, :-1] - emissions[1:, :-1].max(axis=0)
+        margins = emissions[0, :-1] - _MAX(emissions[1:, :-1], axis=0)
         np.less(margins, O_MARGIN, out=is_open[1:-1])
         is_open[1:-1][held] = 0
-        steps = np.diff(is_open)
-        starts = np.flatnonzero(steps == 1)
+        steps = is_open[1:] - is_open[:-1]
+        (starts,) = (steps == 1).nonzero()
         if starts.size == 0:
             return
-        ends = np.flatnonzero(steps == -1)
+        (ends,) = (steps == -1).nonzero()
         lone = ends - starts == 1
         # The sums in the order the batched pass makes them, so that both give the same labels.
         alone = starts[lone]
         labels[alone] = ((self._enter + emissions[:, alone]) + self._leave).argmax(axis=0)
-        if not lone.all():
+        if alone.size < starts.size:
             longer = ~lone
             positions, path = _batch_viterbi(
                 emissions, starts[longer], ends[longer] - starts[longer], self._transitions
@@ -448,7 +452,7 @@ def _batch_viterbi(
     and leaves its best path unchanged. Arrays are laid out (labels, stretches) so that every step
     is a few whole-array operations.
     """
-    count, longest = starts.size, int(lengths.max())
+    count, longest = starts.size, int(_MAX(lengths))
     steps = np.arange(longest)
     valid = steps[:, None] < lengths[None, :]
     positions = np.where(valid, starts[None, :] + steps[:, None], emissions.shape[1] - 1)
@@ -456,7 +460,7 @@ def _batch_viterbi(
     scores = [transitions[0][:, None] + batch[:, 0]]
     for step in range(1, longest):
         candidates = scores[-1][:, None, :] + transitions[:, :, None]
-        scores.append(candidates.max(axis=0) + batch[:, step])
+        scores.append(_MAX(candidates, axis=0) + batch[:, step])
     best = (scores[-1] + transitions[:, 0][:, None]).argmax(axis=0)
     path = np.zeros((longest, count), dtype=np.intp)
     path[longest - 1] = best
@@ -471,7 +475,8 @@ def _label_chunks(labels: IntArray) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     start = end = -1
     kind = ""
-    for position, label in zip(np.flatnonzero(labels).tolist(), labels[labels != 0].tolist(), strict=True):
+    (positions,) = labels.nonzero()
+    for position, label in zip(positions.tolist(), labels[positions].tolist(), strict=True):
         name = LABELS[label]
         if start >= 0 and (position != end or name.startswith("B-") or name[2:] != kind):
             spans.append((start, end, kind))
