@@ -26,6 +26,10 @@ KNOWLEDGE_BASE_FILE = DATA_DIR / "knowledge_base.json"
 
 # Endings a name takes in running text (German genitive "Kasachstans", English "Russia's").
 NAME_ENDINGS = ("s", "'s", "\u2019s", "es")
+# Country names that are also a capitalised everyday word in one of our languages: German sentences
+# start with "Man" (one, people) far more often than news mention the Isle of Man. They are not
+# spotted on sight; a mention the recogniser finds is still linked.
+COMMON_WORD_NAMES = frozenset({"Man"})
 # Word types (and mentions) whose look-up result is cached (cleared when the cache grows past this).
 LEAD_CACHE_LIMIT = 200_000
 
@@ -94,7 +98,7 @@ class Gazetteer:
         self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         for name, entity_id in self._spotted.items():
             words = tuple(TOKEN_PATTERN.findall(name))
-            if words:
+            if words and name not in COMMON_WORD_NAMES:
                 self._by_first.setdefault(words[0], []).append((words, entity_id))
         for candidates in self._by_first.values():
             candidates.sort(key=lambda item: -len(item[0]))

@@ -55,6 +55,15 @@ def test_name_inside_hyphenated_compound_is_found(recognizer: EntityRecognizer) 
     assert (ovks[0].type, ovks[0].id, ovks[0].start) == ("ORG", "org:csto", 15)
 
 
+def test_everyday_word_is_not_spotted_as_a_country(recognizer: EntityRecognizer) -> None:
+    """German "Man" (one, people) starting a sentence is not the Isle of Man."""
+    text = "Man sagt, Kasachstan sei reich. Man weiß es nicht."
+    ids = {e.text: e.id for e in recognizer.entities(text, "body")}
+    assert "Man" not in ids
+    assert ids["Kasachstan"] == "iso3166:KZ"
+    assert gazetteer().link("Isle of Man", "LOC") is not None
+
+
 def test_person_aliases_share_one_id() -> None:
     """German and English spellings of a person link to the same knowledge-base id."""
     german = gazetteer().link("Kassym-Schomart Tokajew", "PER")
