@@ -182,11 +182,10 @@ def type_features(word: str, lex: Lexicons) -> tuple[list[str], list[str]]:
     if word.isupper() and len(word) > 1:
         context.append("caps")
     head_word = low.rsplit("-", 1)[-1]
-    for org_head in ORG_HEADS:
-        if head_word.endswith(org_head):
-            own.append(f"orghead={org_head}")
-            context.append("orghead")
-            break
+    if head_word.endswith(ORG_HEADS):  # one C call rules out almost every word; then find which
+        org_head = next(org_head for org_head in ORG_HEADS if head_word.endswith(org_head))
+        own.append(f"orghead={org_head}")
+        context.append("orghead")
     if "-" in word:
         head = low.rsplit("-", 1)[-1]
         first = word.split("-", 1)[0]
@@ -282,12 +281,17 @@ class NerModel:
     """The exported CRF: label scores per word type and offset, plus label transitions."""
 
     def __init__(self, weights: dict[str, list[float]], transitions: list[list[float]]):
-        self._weights = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+        # Every weight vector is a row of one matrix, so a word's scores are one gather and a sum.
+        self._feature_row = {name: row for row, name in enumerate(weights)}
+        self._matrix: FloatArray = np.asarray(list(weights.values()), dtype=np.float64).reshape(
+            len(weights), len(LABELS)
+        )
         self._transitions: FloatArray = np.asarray(transitions, dtype=np.float64)
         self._enter: FloatArray = self._transitions[0][:, None]
         self._leave: FloatArray = self._transitions[:, 0][:, None]
         self._lex = lexicons()
-        self._bias: FloatArray = self._weights.get("bias", np.zeros(len(LABELS)))
+        bias_row = self._feature_row.get("bias")
+        self._bias: FloatArray = self._matrix[bias_row] if bias_row is not None else np.zeros(len(LABELS))
         self._index: dict[str, int] = {}
         # Scores by word type, then offset and label: the rows of a text's words (and of their
         # neighbours) are gathered in one take of whole rows.
@@ -297,21 +301,37 @@ class NerModel:
     def _row(self, word: str) -> int:
         """Index of the cached (offsets x labels) scores of a word type, computing them if new."""
         index = self._index.get(word)
-        if index is not None:
-            return index
-        index = len(self._index)
-        if index == self._table.shape[0]:
-            self._table = np.concatenate([self._table, np.zeros_like(self._table)])
-        own, context = type_features(word, self._lex)
-        scores = np.zeros((len(OFFSETS), len(LABELS)))
-        for position, offset in enumerate(OFFSETS):
-            for feature in own if offset == 0 else context:
-                weight = self._weights.get(f"{offset}:{feature}")
-                if weight is not None:
-                    scores[position] += weight
-        self._table[index] = scores.ravel()
-        self._index[word] = index
+        if index is None:
+            self._add_rows([word])
+            index = self._index[word]
         return index
+
+    def _add_rows(self, words: Sequence[str]) -> None:
+        """Compute and cache the scores of new, distinct word types.
+
+        Every (word, offset) gets the sum of its features' weight rows. The sums are done by one
+        ``np.add.at`` over all the words at once: numpy costs a few microseconds a call, which per
+        word and offset was most of a new word's cost. Rows are added in feature order from zero,
+        the same floating-point sums as adding them one by one."""
+        first = len(self._index)
+        while first + len(words) > self._table.shape[0]:
+            self._table = np.concatenate([self._table, np.zeros_like(self._table)])
+        lookup = self._feature_row.get
+        targets: list[int] = []
+        sources: list[int] = []
+        for number, word in enumerate(words):
+            own, context = type_features(word, self._lex)
+            base = (first + number) * len(OFFSETS)
+            for position, offset in enumerate(OFFSETS):
+                for feature in own if offset == 0 else context:
+                    row = lookup(f"{offset}:{feature}")
+                    if row is not None:
+                        targets.append(base + position)
+                        sources.append(row)
+            self._index[word] = first + number
+        per_offset = self._table.reshape(-1, len(LABELS))  # a view: (word, offset) rows
+        per_offset[first * len(OFFSETS) : (first + len(words)) * len(OFFSETS)] = 0.0
+        np.add.at(per_offset, np.asarray(targets, dtype=np.intp), self._matrix[sources])
 
     def _rows(self, words: Sequence[str]) -> IntArray:
         """Cache rows of the words, padded with two boundary rows on each side."""
@@ -320,7 +340,8 @@ class NerModel:
             self._boundary = self._row(BOUNDARY)
         ids = list(map(self._index.get, words))
         if None in ids:
-            ids = [self._row(w) if i is None else i for i, w in zip(ids, words, strict=True)]
+            self._add_rows(list(dict.fromkeys(w for i, w in zip(ids, words, strict=True) if i is None)))
+            ids = list(map(self._index.__getitem__, words))
         boundary = (self._boundary, self._boundary)
         return np.fromiter((*boundary, *ids, *boundary), dtype=np.intp, count=len(ids) + 4)
 

@@ -16,6 +16,7 @@ from services.tagger.ner import (
     TOKEN_PATTERN,
     _batch_viterbi,
     bio_spans,
+    load_model,
     shape,
     split_tokens,
     tokenize,
@@ -234,3 +235,74 @@ def test_gazetteer_matches_names_over_several_tokens_with_an_ending() -> None:
     found = {text[m.start : m.end]: m.entity.id for m in gazetteer().find(text)}
     assert found.get("Kasachstans") == "iso3166:KZ"
     assert found.get("Vereinigten Staaten") == "iso3166:US"
+
+
+def test_a_words_scores_do_not_depend_on_what_was_cached_before() -> None:
+    """New word types are scored in batches: a sentence gets the same labels from a fresh model,
+    from one that saw the other sentences first, and word by word, in any order."""
+    model = load_model()
+    assert model is not None
+    sentences = [
+        [
+            "Bundeskanzler",
+            "Olaf",
+            "Scholz",
+            "traf",
+            "in",
+            "Astana",
+            "den",
+            "Präsidenten",
+            "Kassym-Schomart",
+            "Tokajew",
+            ".",
+        ],
+        [
+            "Die",
+            "Deutsche",
+            "Bahn",
+            "AG",
+            "und",
+            "die",
+            "Gewerkschaft",
+            "EVG",
+            "verhandeln",
+            "in",
+            "Frankfurt",
+            "am",
+            "Main",
+            "weiter",
+            ".",
+        ],
+        [
+            "Nach",
+            "Angaben",
+            "der",
+            "Polizei",
+            "in",
+            "Wien",
+            "wurde",
+            "niemand",
+            "verletzt",
+            ",",
+            "sagte",
+            "ein",
+            "Sprecher",
+            "der",
+            "ÖBB",
+            ".",
+        ],
+    ]
+    alone = []
+    for words in sentences:
+        fresh = load_model()
+        assert fresh is not None
+        alone.append(fresh.tag_words(words))
+    assert all(any(label != "O" for label in labels) for labels in alone)  # names found: a real check
+    reversed_order = [model.tag_words(words) for words in reversed(sentences)][::-1]
+    word_by_word = load_model()
+    assert word_by_word is not None
+    for words in sentences:
+        for word in words:
+            word_by_word.tag_words([word])
+    assert reversed_order == alone
+    assert [word_by_word.tag_words(words) for words in sentences] == alone
