@@ -32,6 +32,7 @@ KNOWLEDGE_BASE_FILE = DATA_DIR / "knowledge_base.json"
 ENTITY_TYPES: tuple[str, ...] = ("PER", "LOC", "ORG", "OTH")
 LABELS: tuple[str, ...] = ("O", *(f"{p}-{t}" for t in ENTITY_TYPES for p in ("B", "I")))
 OFFSETS = (-2, -1, 0, 1, 2)
+CENTRE = OFFSETS.index(0)
 BOUNDARY = "<s>"
 # A token whose best label is O by at least this margin is taken as O without decoding.
 O_MARGIN = 4.0
@@ -281,8 +282,13 @@ class NerModel:
     """The exported CRF: label scores per word type and offset, plus label transitions."""
 
     def __init__(self, weights: dict[str, list[float]], transitions: list[list[float]]):
-        # Every weight vector is a row of one matrix, so a word's scores are one gather and a sum.
-        self._feature_row = {name: row for row, name in enumerate(weights)}
+        # Every weight vector is a row of one matrix, so a word's scores are one gather and a sum;
+        # the rows are found by offset, then feature ("-1:s=Xx" is feature "s=Xx" at offset -1).
+        self._feature_rows: dict[int, dict[str, int]] = {offset: {} for offset in OFFSETS}
+        for row, name in enumerate(weights):
+            offset, _, feature = name.partition(":")
+            if feature:
+                self._feature_rows[int(offset)][feature] = row
         self._matrix: FloatArray = np.asarray(list(weights.values()), dtype=np.float64).reshape(
             len(weights), len(LABELS)
         )
@@ -290,7 +296,7 @@ class NerModel:
         self._enter: FloatArray = self._transitions[0][:, None]
         self._leave: FloatArray = self._transitions[:, 0][:, None]
         self._lex = lexicons()
-        bias_row = self._feature_row.get("bias")
+        bias_row = list(weights).index("bias") if "bias" in weights else None
         self._bias: FloatArray = self._matrix[bias_row] if bias_row is not None else np.zeros(len(LABELS))
         self._index: dict[str, int] = {}
         # Scores by word type, then offset and label: the rows of a text's words (and of their
@@ -316,15 +322,15 @@ class NerModel:
         first = len(self._index)
         while first + len(words) > self._table.shape[0]:
             self._table = np.concatenate([self._table, np.zeros_like(self._table)])
-        lookup = self._feature_row.get
+        lookups = [(position, self._feature_rows[offset].get) for position, offset in enumerate(OFFSETS)]
         targets: list[int] = []
         sources: list[int] = []
         for number, word in enumerate(words):
             own, context = type_features(word, self._lex)
             base = (first + number) * len(OFFSETS)
-            for position, offset in enumerate(OFFSETS):
-                for feature in own if offset == 0 else context:
-                    row = lookup(f"{offset}:{feature}")
+            for position, lookup in lookups:
+                for feature in own if position == CENTRE else context:
+                    row = lookup(feature)
                     if row is not None:
                         targets.append(base + position)
                         sources.append(row)
