@@ -161,7 +161,8 @@ def markdown(result: Result) -> str:
             "",
             f"Input: {result.corpus}; 80% distinct stories, 20% republished copies of an earlier one "
             "(half word for word, half with site name, junk line and byline). Offered as JSON items by a "
-            f"separate load-generator process (httpx AsyncClient, at most {CONCURRENCY} requests in flight, "
+            "separate load-generator process (a lean asyncio HTTP/1.1 client, keep-alive, "
+            f"at most {CONCURRENCY} requests in flight, "
             f"open loop at the offered rate). Each step runs {runs} time(s); figures are the median "
             "(min-max) of the runs. Latency: 202 to the entry in `newswire:topic:all`, unique articles "
             "only (duplicates never reach subscribers); 1 ms resolution. Above capacity a step's latency "
