@@ -15,6 +15,7 @@ from rich.console import Console
 
 from services.ops import dlq, logs, status
 from services.ops.runstate import resolve_redis_url
+from services.replay import ReplayError
 from shared.settings import Settings
 from shared.stage import make_broker
 
@@ -27,18 +28,22 @@ def add_commands(commands: Any) -> None:
     status_parser.add_argument("--json", action="store_true", help="one JSON document for scripts")
     status_parser.add_argument("--intake", help="intake's base URL (default: from NEWSWIRE_HTTP_*)")
 
-    dlq_parser = commands.add_parser("dlq", help="list, show, replay or drop dead letters of a stage")
+    dlq_parser = commands.add_parser(
+        "dlq", help="list, show, replay or drop dead letters of a stage or of webhook deliveries"
+    )
     actions = dlq_parser.add_subparsers(dest="action", required=True)
-    listing = actions.add_parser("list", help="dead letters of one stage or of all")
-    listing.add_argument("stage", nargs="?", choices=dlq.STAGES)
+    listing = actions.add_parser("list", help="dead letters of one stage, of webhooks, or of all")
+    listing.add_argument("stage", nargs="?", choices=dlq.SOURCES)
+    listing.add_argument("--subscription", help="only this subscription's webhook letters")
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--json", action="store_true")
     show = actions.add_parser("show", help="one dead letter with its error and payload (JSON)")
-    show.add_argument("stage", choices=dlq.STAGES)
+    show.add_argument("stage", choices=dlq.SOURCES)
     show.add_argument("id")
-    for name, text in (("replay", "publish again to the stage's input stream"), ("drop", "delete for good")):
+    replay_help = "a stage's letter: publish again to its input stream; a webhook letter: deliver again"
+    for name, text in (("replay", replay_help), ("drop", "delete for good")):
         action = actions.add_parser(name, help=text)
-        action.add_argument("stage", choices=dlq.STAGES)
+        action.add_argument("stage", choices=dlq.SOURCES)
         action.add_argument("ids", nargs="*", help="dead-letter ids (see `dlq list`)")
         action.add_argument("--all", action="store_true", help="every dead letter of the stage")
 
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return status.run_status(redis_url, intake, as_json=args.json, out=sys.stdout)
     try:
         return asyncio.run(_dlq(args, settings.with_redis(redis_url)))
-    except (LookupError, ValueError) as error:
+    except (LookupError, ValueError, ReplayError) as error:
         print(f"newswire dlq: {error}", file=sys.stderr)
         return 1
 
@@ -75,10 +80,11 @@ async def _dlq(args: argparse.Namespace, settings: Settings) -> int:
     console = Console(file=sys.stdout)
     try:
         if args.action == "list":
+            sources = [args.stage] if args.stage else [dlq.WEBHOOKS] if args.subscription else dlq.SOURCES
             letters = [
                 letter
-                for stage in ([args.stage] if args.stage else dlq.STAGES)
-                for letter in await dlq.list_letters(client, stage, args.limit)
+                for stage in sources
+                for letter in await dlq.list_letters(client, stage, args.limit, args.subscription)
             ]
             if args.json:
                 print(json.dumps([letter.summary() for letter in letters], indent=2))

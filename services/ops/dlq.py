@@ -1,10 +1,14 @@
-"""``newswire dlq list | show | replay | drop``: the messages a stage gave up on.
+"""``newswire dlq list | show | replay | drop``: the messages a stage, or a webhook, gave up on.
 
 A dead letter (``shared/deadletter.py``) keeps the stage, the input stream, the entry id, the
-article id, the error, the delivery count, the payload and when it failed. Replaying publishes
-the payload to the stage's input stream again, the way intake and the stages publish (a FastStream
-publisher, ``article_id`` header), then removes the dead letter: a crash between the two yields
-a second replay at worst, which the idempotent stages absorb.
+article id, the error, the delivery count, the payload and when it failed. Replaying a stage's
+letter publishes the payload to the stage's input stream again, the way intake and the stages
+publish (a FastStream publisher, ``article_id`` header), then removes the dead letter: a crash
+between the two yields a second replay at worst, which the idempotent stages absorb.
+
+Webhook letters (source ``webhooks``; the letter's stream is the subscription's) are replayed
+differently: publishing their payload again would add a second entry to the subscription's stream.
+Their delivery is scheduled again instead (``newswire replay``: same entry, same ``webhook-id``).
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ import structlog
 from rich.console import Console
 from rich.table import Table
 
+from services.pusher.webhooks import DEAD_LETTER_STAGE as WEBHOOKS
+from services.replay import replay as replay_webhook
 from shared.deadletter import DeadLetter
 from shared.health import CONSUMER_SERVICES
-from shared.messages import dead_letter_stream
+from shared.messages import SUBSCRIPTION_STREAM_PREFIX, dead_letter_stream
 from shared.stage import ARTICLE_ID_HEADER
 
 STAGES = CONSUMER_SERVICES
+SOURCES = (*STAGES, WEBHOOKS)  # where dead letters come from: the stages, and webhook deliveries
 ERROR_PREVIEW = 100
 
 log = structlog.stdlib.get_logger("newswire.dlq")
@@ -87,15 +94,28 @@ class BrokerRepublisher:
 
 
 def check_stage(stage: str) -> str:
-    if stage not in STAGES:
-        msg = f"unknown stage {stage!r}; one of {', '.join(STAGES)}"
+    if stage not in SOURCES:
+        msg = f"unknown stage {stage!r}; one of {', '.join(SOURCES)}"
         raise ValueError(msg)
     return stage
 
 
-async def list_letters(client: aioredis.Redis, stage: str, limit: int = 100) -> list[StoredLetter]:
+def subscription_of(letter: DeadLetter) -> str | None:
+    """The subscription a webhook letter belongs to (None for a stage's letter)."""
+    if letter.stage != WEBHOOKS or not letter.stream.startswith(SUBSCRIPTION_STREAM_PREFIX):
+        return None
+    return letter.stream.removeprefix(SUBSCRIPTION_STREAM_PREFIX)
+
+
+async def list_letters(
+    client: aioredis.Redis, stage: str, limit: int = 100, subscription: str | None = None
+) -> list[StoredLetter]:
+    """The oldest ``limit`` letters of ``stage``; with ``subscription``, only that one's webhook letters."""
     entries: Any = await client.xrange(dead_letter_stream(check_stage(stage)), count=limit)
-    return [StoredLetter.from_entry(dlq_id, fields) for dlq_id, fields in entries]
+    letters = [StoredLetter.from_entry(dlq_id, fields) for dlq_id, fields in entries]
+    if subscription is not None:
+        letters = [letter for letter in letters if subscription_of(letter) == subscription]
+    return letters
 
 
 async def get_letter(client: aioredis.Redis, stage: str, dlq_id: str) -> StoredLetter | None:
@@ -120,7 +140,11 @@ async def replay(
     """Publish each chosen letter's payload to its input stream again, then delete the letter."""
     letters = await _chosen(client, stage, ids, every)
     for letter in letters:
-        await publisher.publish(letter.payload, letter.stream, letter.article_id)
+        subscription = subscription_of(letter)
+        if subscription is not None:
+            await replay_webhook(client, subscription, entry_ids=[letter.entry_id])
+        else:
+            await publisher.publish(letter.payload, letter.stream, letter.article_id)
         await client.xdel(dead_letter_stream(stage), letter.dlq_id)
         log.info("dlq.replayed", stage=stage, dlq_id=letter.dlq_id, article_id=letter.article_id,
                  stream=letter.stream)  # fmt: skip

@@ -15,6 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 from standardwebhooks.webhooks import Webhook
 
+from services.ops import dlq
 from services.pusher.catalog import SubscriptionCatalog
 from services.pusher.delivery import RedisSubscriberStreams
 from services.pusher.service import push
@@ -233,11 +234,20 @@ async def test_410_disables_the_endpoint_and_replay_enables_and_resends(
     verified(secret, receiver.requests["/gone"])
 
 
+class NoRepublish:
+    """A webhook letter must never be published again to a stream (it would be a second entry)."""
+
+    async def publish(self, payload: bytes, stream: str, article_id: str) -> None:
+        raise AssertionError(f"republished to {stream}")
+
+
+@pytest.mark.parametrize("via", ["replay --entry", "dlq replay"])
 async def test_exhausted_delivery_is_dead_lettered_and_replayed_by_entry(
-    redis_client: aioredis.Redis, receiver: Receiver
+    redis_client: aioredis.Redis, receiver: Receiver, via: str
 ) -> None:
     """After the last scheduled attempt the delivery lands in newswire:dlq:webhooks with its entry
-    id; `replay --entry` that id sends it again once the endpoint works."""
+    id; `replay --entry` that id, or `dlq replay webhooks` the letter (found by `dlq list
+    --subscription`), sends it again once the endpoint works, without a second stream entry."""
     healthy = threading.Event()
     receiver.answer = lambda path, n: 200 if healthy.is_set() else 503
     store, secret = await _webhook_subscription(redis_client, "dead", receiver.url("/dead"))
@@ -254,10 +264,18 @@ async def test_exhausted_delivery_is_dead_lettered_and_replayed_by_entry(
         assert letter[b"stream"] == b"newswire:sub:dead" and letter[b"deliveries"] == b"3"
         assert letter[b"error"] == b"HTTP 503"
         healthy.set()
-        assert await replay(redis_client, "dead", entry_ids=[letter[b"entry_id"].decode()]) == 1
+        if via == "replay --entry":
+            assert await replay(redis_client, "dead", entry_ids=[letter[b"entry_id"].decode()]) == 1
+        else:
+            listed = await dlq.list_letters(redis_client, "webhooks", subscription="dead")
+            assert [found.entry_id for found in listed] == [letter[b"entry_id"].decode()]
+            assert await dlq.list_letters(redis_client, "webhooks", subscription="other") == []
+            await dlq.replay(redis_client, NoRepublish(), "webhooks", [listed[0].dlq_id])
+            assert await redis_client.xlen("newswire:dlq:webhooks") == 0
         await _wait(lambda: len(receiver.requests["/dead"]) == 4)
     finally:
         await dispatcher.stop()
+    assert await redis_client.xlen("newswire:sub:dead") == 1
     assert {p["data"]["uri"] for p in verified(secret, receiver.requests["/dead"])} == {
         "urn:newswire:article:d0"
     }
