@@ -100,6 +100,12 @@ class StageMetrics:
             ["subscription", "outcome"],
             registry=self.registry,
         )
+        self.subscription_deliveries = Counter(
+            "newswire_subscription_deliveries",
+            "Articles added to a subscription's stream, per subscription (a retried message counts once)",
+            ["subscription"],
+            registry=self.registry,
+        )
         self.webhook_attempt_seconds = Histogram(
             "newswire_webhook_attempt_seconds",
             "Time of one webhook attempt, per subscription",
@@ -120,6 +126,9 @@ class StageMetrics:
     def webhook_attempted(self, subscription: str, outcome: str, seconds: float) -> None:
         self.webhook_attempts.labels(subscription, outcome).inc()
         self.webhook_attempt_seconds.labels(subscription).observe(seconds)
+
+    def delivered_to(self, subscription: str) -> None:
+        self.subscription_deliveries.labels(subscription).inc()
 
     def message_failed(self, result: str) -> None:
         self.failed.labels(self.service, result).inc()

@@ -15,6 +15,7 @@ from services.pusher.delivery import Delivery, RedisSubscriberStreams, Subscribe
 from services.pusher.filters import matching_subscriptions
 from services.pusher.routing import article_json, subscription_entries, topic_entries
 from shared.messages import ARTICLES_UNIQUE, SUBSCRIPTION_STREAM_PREFIX, ArticleDeduplicated
+from shared.metrics import StageMetrics
 from shared.settings import Settings
 from shared.stage import ConsumerRuntime, StageResult
 from shared.status import StatusUpdate
@@ -32,8 +33,10 @@ async def push_many(
     batch: Sequence[ArticleDeduplicated],
     streams: SubscriberStreams,
     catalog: SubscriptionCatalog | None = None,
+    metrics: StageMetrics | None = None,
 ) -> list[StageResult]:
-    """Deliver each article to its topic streams and the subscriptions it matches, exactly once."""
+    """Deliver each article to its topic streams and the subscriptions it matches, exactly once;
+    ``metrics`` counts the deliveries per subscription."""
     subscriptions = await catalog.current() if catalog else ()
     deliveries: list[Delivery] = []
     matches: list[tuple[Subscription, ...]] = []
@@ -44,6 +47,10 @@ async def push_many(
         deliveries.append(Delivery(judged.article.id, entries, judged.article.version))
         matches.append(matched)
     added = await streams.deliver_many(deliveries)
+    if metrics is not None:
+        for matched, now_added in zip(matches, added, strict=True):
+            for subscription in matched if now_added else ():
+                metrics.delivered_to(subscription.name)
     return [
         _result(judged, delivery, matched, now_added)
         for judged, delivery, matched, now_added in zip(batch, deliveries, matches, added, strict=True)
@@ -51,10 +58,13 @@ async def push_many(
 
 
 async def push(
-    judged: ArticleDeduplicated, streams: SubscriberStreams, catalog: SubscriptionCatalog | None = None
+    judged: ArticleDeduplicated,
+    streams: SubscriberStreams,
+    catalog: SubscriptionCatalog | None = None,
+    metrics: StageMetrics | None = None,
 ) -> StageResult:
     """One article (see ``push_many``)."""
-    return (await push_many([judged], streams, catalog))[0]
+    return (await push_many([judged], streams, catalog, metrics))[0]
 
 
 def _result(
@@ -100,7 +110,7 @@ def create_app(
     catalog = SubscriptionCatalog(subscriptions)
 
     async def on_unique(batch: Sequence[ArticleDeduplicated]) -> list[StageResult]:
-        return await push_many(batch, chosen, catalog)
+        return await push_many(batch, chosen, catalog, runtime.metrics)
 
     # In batches: the subscriptions are looked up once and the deliveries pipelined per read.
     runtime.stage(ARTICLES_UNIQUE, ArticleDeduplicated, batch_handler=on_unique)

@@ -127,21 +127,26 @@ async def _wait(condition: Callable[[], bool], within_s: float = 10.0) -> None:
 
 async def test_matching_articles_reach_the_subscription_stream_once(redis_client: aioredis.Redis) -> None:
     """A subscription created while the pusher runs gets the next matching article, once, even when
-    the message is retried; a non-matching article and a deleted subscription's stream get nothing."""
+    the message is retried; a non-matching article and a deleted subscription's stream get nothing.
+    The pusher's metrics count each subscription's deliveries once."""
     store = RedisSubscriptionStore(redis_client)
     streams = RedisSubscriberStreams(redis_client, retention_seconds=3600, marker_seconds=3600)
     catalog = SubscriptionCatalog(store)
-    await push(_judged("before"), streams, catalog)
+    metrics = StageMetrics("pusher")
+    await push(_judged("before"), streams, catalog, metrics)
     kz = Subscription(name="kz", filter=Filter.model_validate({"any": {"entities": ["iso3166:KZ"]}}))
     gone = Subscription(name="gone")
     assert await store.create(kz) and await store.create(gone)
     for _ in range(2):  # a redelivered message adds nothing
-        await push(_judged("a1"), streams, catalog)
-    await push(_judged("a2", entities=(), topics=("sport",)), streams, catalog)
+        await push(_judged("a1"), streams, catalog, metrics)
+    await push(_judged("a2", entities=(), topics=("sport",)), streams, catalog, metrics)
     await store.delete("gone")
-    await push(_judged("a3"), streams, catalog)
+    await push(_judged("a3"), streams, catalog, metrics)
     ids = [fields[b"id"] for _, fields in await redis_client.xrange("newswire:sub:kz")]
     assert ids == [b"a1", b"a3"]
+    deliveries = "newswire_subscription_deliveries_total"
+    assert metrics.registry.get_sample_value(deliveries, {"subscription": "kz"}) == 2
+    assert metrics.registry.get_sample_value(deliveries, {"subscription": "gone"}) == 2  # a1, a2
     (_, fields), *_ = await redis_client.xrange("newswire:sub:kz")
     assert set(fields) == {b"id", b"event", b"topic", b"article"} and fields[b"topic"] == b"kz"
     assert json.loads(fields[b"article"])["uri"] == "urn:newswire:article:a1"
