@@ -73,3 +73,40 @@ async def test_one_failed_event_of_a_batch_fails_alone(redis_client: aioredis.Re
     assert [(letter["article_id"], letter["deliveries"]) for letter in letters] == [(POISON, 2)]
     assert "cannot handle a3" in letters[0]["error"]
     assert (await redis_client.xpending(INPUT, SERVICE))["pending"] == 0
+
+
+async def test_an_undecodable_entry_in_a_batch_is_dead_lettered_and_the_rest_flow(
+    redis_client: aioredis.Redis, redis_url: str
+) -> None:
+    """An entry that is not a message at all (written by hand into the stage stream) does not stop the
+    batch around it for good: every good entry is handled once, the bad one is dead-lettered as
+    undecodable, and nothing is left pending."""
+    await _fill(redis_url)
+    await redis_client.xadd(INPUT, {"__data__": b"\x00 not a FastStream envelope"})
+    await _fill(redis_url)
+    settings = Settings(
+        redis_url=redis_url, read_batch=50, claim_idle_ms=300, delivery_cap=2, poll_interval_ms=50
+    )
+    runtime = ConsumerRuntime(SERVICE, settings)
+    handled: list[str] = []
+
+    async def handle(events: Sequence[ArticleReceived]) -> list[StageResult | Exception]:
+        handled.extend(event.article.id for event in events)
+        return [StageResult(outputs=(Output(OUTPUT, event, event.article.id),)) for event in events]
+
+    runtime.stage(INPUT, ArticleReceived, batch_handler=handle, outputs=(OUTPUT,))
+    app = runtime.app()
+    await app.start()
+    try:
+        for _ in range(400):  # until the bad entry is dead-lettered and the rest published, 20 s at most
+            done = await redis_client.xlen(OUTPUT) >= 2 * ARTICLES
+            if done and await redis_client.xlen(dead_letter_stream(SERVICE)):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await app.stop()
+    assert sorted(handled) == sorted(f"a{n}" for n in range(ARTICLES) for _ in range(2))
+    entries = await redis_client.xrange(dead_letter_stream(SERVICE))
+    letters = [DeadLetter.decode(fields) for _, fields in entries]
+    assert len(letters) == 1 and "undecodable" in letters[0]["error"], letters
+    assert (await redis_client.xpending(INPUT, SERVICE))["pending"] == 0
