@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from services.tagger.service import tag_many_received
 from services.tagger.tagging import Tagger, topic_catalogue
 from services.tagger.topics import TOP_LEVEL_SLUGS
-from shared.messages import Article, Tags
+from shared.messages import Article, ArticleReceived, Tags
 
 pytestmark = pytest.mark.unit
 
@@ -135,3 +137,36 @@ def test_catalogue_lists_topics_and_entities_once() -> None:
     assert set(TOP_LEVEL_SLUGS.values()) <= set(slugs)
     assert {"place:KZ", "place:geonames-1526273", "person:vladimir-putin", "org:csto"} <= set(slugs)
     assert all(SLUG.fullmatch(slug) and description for slug, description in catalogue)
+
+
+def test_articles_tagged_together_get_the_tags_they_get_alone(tagger: Tagger) -> None:
+    """``tag_many`` reads several articles in one recogniser pass; each gets exactly its own tags."""
+    articles = [
+        make_article(SEED["headline"], tuple(SEED["body_paragraphs"]), "seed"),
+        make_article("Putin besucht Kasachstan", ("Der Präsident reiste nach Astana und Almaty.",), "kz"),
+        make_article("Bayern gewinnt gegen Dortmund", ("Die Tore fielen spät. Kane traf doppelt.",), "fb"),
+        make_article("", ("",), "empty"),
+    ]
+    together = tagger.tag_many(articles)
+    assert together == [tagger.tag(article) for article in articles]
+    assert any(tags.entities for tags in together)  # the comparison covers found entities
+
+
+def test_one_article_that_breaks_tagging_fails_alone(tagger: Tagger) -> None:
+    """When tagging a chunk fails, each article is tagged on its own: the bad one gets its error in its
+    place, the others their tags."""
+
+    class BreaksOnOne(Tagger):
+        def __init__(self) -> None:  # shares the built models; nothing to load again
+            self.__dict__.update(tagger.__dict__)
+
+        def tag_many(self, articles: Sequence[Article]) -> list[Tags]:
+            if any(article.id == "bad" for article in articles):
+                raise ValueError("cannot tag this one")
+            return super().tag_many(articles)
+
+    good = make_article("Putin besucht Kasachstan", ("Der Präsident reiste nach Astana.",), "good")
+    bad = make_article("Kaputt", ("Ein Text.",), "bad")
+    results = tag_many_received([ArticleReceived(article=good), ArticleReceived(article=bad)], BreaksOnOne())
+    assert isinstance(results[1], ValueError)
+    assert not isinstance(results[0], Exception) and results[0].tags == tagger.tag(good)
