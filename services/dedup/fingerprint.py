@@ -475,13 +475,18 @@ def teaser_boilerplate(related: Iterable[Teaser]) -> BoilerplateFilter:
     return BoilerplateFilter.of(s for text in texts for s in split_sentences(text))
 
 
+def article_boilerplate(
+    article: Article, boilerplate: BoilerplateFilter = DEFAULT_BOILERPLATE
+) -> BoilerplateFilter:
+    """``boilerplate`` plus the sentences of the article's own teasers (``related``)."""
+    return boilerplate | teaser_boilerplate(article.related) if article.related else boilerplate
+
+
 def fingerprint_article(
     article: Article, boilerplate: BoilerplateFilter = DEFAULT_BOILERPLATE
 ) -> Fingerprint:
     """The fingerprint of an article's cleaned headline and body, its teasers' sentences left out."""
-    if article.related:
-        boilerplate = boilerplate | teaser_boilerplate(article.related)
-    return fingerprint(article.headline, article.body, boilerplate)
+    return fingerprint(article.headline, article.body, article_boilerplate(article, boilerplate))
 
 
 def estimate_jaccard(a: bytes, b: bytes) -> float:

@@ -32,11 +32,11 @@ from services.dedup.fingerprint import (
     BoilerplateFilter,
     Fingerprint,
     PreparedText,
+    article_boilerplate,
     containment_from_jaccard,
     estimate_jaccard,
     fingerprint_prepared,
     prepare,
-    teaser_boilerplate,
 )
 from shared.messages import Article
 
@@ -350,15 +350,12 @@ class NearDuplicateDetector:
         """``check`` for an intake article: its outlet is its site name, else its source; its own
         teasers (``related``) are boilerplate. A later version (``version > 1``) is never counted:
         its outlet's first article in the story was (its first version, or an earlier one)."""
-        boilerplate = self.boilerplate
-        if article.related:
-            boilerplate = boilerplate | teaser_boilerplate(article.related)
         text = prepare(article.headline, article.body)
         return await self._check(
             article.id,
             text,
             outlet_of(article),
-            boilerplate=boilerplate,
+            boilerplate=article_boilerplate(article, self.boilerplate),
             counts=article.version == 1,
             now=now,
         )

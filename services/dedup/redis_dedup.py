@@ -33,9 +33,9 @@ from services.dedup.fingerprint import (
     DEFAULT_BOILERPLATE,
     BoilerplateFilter,
     PreparedText,
+    article_boilerplate,
     fingerprint_prepared,
     prepare,
-    teaser_boilerplate,
 )
 from services.dedup.near import (
     DEFAULT_THRESHOLDS,
@@ -208,9 +208,7 @@ class RedisDeduplicator:
         article = event.article
         outlet = outlet_of(article)
         text = prepare(article.headline, article.body)
-        boilerplate = self.boilerplate
-        if article.related:
-            boilerplate = boilerplate | teaser_boilerplate(article.related)
+        boilerplate = article_boilerplate(article, self.boilerplate)
         fields = sentence_fields(outlet, text.learnable_keys()) if outlet else {}
         template = self.templates.get(outlet) & frozenset(fields.values()) if outlet else frozenset()
         head, tail = _member_json(article.id, article.version, outlet)

@@ -45,10 +45,6 @@ class SubscriberStreams(Protocol):
         per delivery, True when added now."""
         ...
 
-    async def deliver_once(self, article_id: str, entries: Sequence[StreamEntry], version: int = 1) -> bool:
-        """One delivery (see ``deliver_many``)."""
-        ...
-
 
 class InMemorySubscriberStreams:
     def __init__(self) -> None:
@@ -57,9 +53,6 @@ class InMemorySubscriberStreams:
 
     async def deliver_many(self, deliveries: Sequence[Delivery]) -> list[bool]:
         return [self._deliver(delivery) for delivery in deliveries]
-
-    async def deliver_once(self, article_id: str, entries: Sequence[StreamEntry], version: int = 1) -> bool:
-        return self._deliver(Delivery(article_id, entries, version))
 
     def _deliver(self, delivery: Delivery) -> bool:
         marker = delivery_marker(delivery.article_id, delivery.version)
@@ -118,9 +111,6 @@ class RedisSubscriberStreams:
                 await self._deliver(keys=keys, args=args, client=pipe)
             replies = iter(await pipe.execute())
         return [bool(next(replies)) if delivery.entries else False for delivery in deliveries]
-
-    async def deliver_once(self, article_id: str, entries: Sequence[StreamEntry], version: int = 1) -> bool:
-        return (await self.deliver_many([Delivery(article_id, entries, version)]))[0]
 
     def _call(self, delivery: Delivery, min_id: str) -> tuple[list[str], list[str | int]]:
         """KEYS and ARGV of the delivery script (see its comment)."""

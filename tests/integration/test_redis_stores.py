@@ -6,7 +6,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.dedup.stories import RedisStoryStore, StoryMember
-from services.pusher.delivery import RedisSubscriberStreams
+from services.pusher.delivery import Delivery, RedisSubscriberStreams
 from services.pusher.routing import StreamEntry
 from shared.status import RedisStatusStore, StatusUpdate
 
@@ -64,22 +64,22 @@ async def test_story_store_keeps_members_in_order_with_the_window_as_ttl(
 
 
 async def test_delivery_happens_once_per_article_version(redis_client: aioredis.Redis) -> None:
-    """A retried delivery of the same article version adds nothing to the subscriber streams;
-    version 2 of the article is delivered once in its turn."""
+    """A retried delivery of the same article version adds nothing to the subscriber streams, also
+    within one pipelined batch; version 2 of the article is delivered once in its turn."""
     streams = RedisSubscriberStreams(redis_client, retention_seconds=3600, marker_seconds=3600)
     entries = [
         StreamEntry("newswire:topic:all", {"id": "a1", "event": "e", "topic": "all", "article": "{}"}),
         StreamEntry("newswire:topic:x", {"id": "a1", "event": "e", "topic": "x", "article": "{}"}),
     ]
-    assert await streams.deliver_once("a1", entries) is True
-    assert await streams.deliver_once("a1", entries) is False
-    assert await streams.deliver_once("a1", entries, version=1) is False
+    assert (await streams.deliver_many([Delivery("a1", entries)]))[0] is True
+    assert (await streams.deliver_many([Delivery("a1", entries)]))[0] is False
+    assert (await streams.deliver_many([Delivery("a1", entries, 1)]))[0] is False
     assert await redis_client.xlen("newswire:topic:all") == 1
     assert await redis_client.xlen("newswire:topic:x") == 1
     ((_, fields),) = await redis_client.xrange("newswire:topic:x")
     assert fields == {b"id": b"a1", b"event": b"e", b"topic": b"x", b"article": b"{}"}
-    assert await streams.deliver_once("a1", entries, version=2) is True
-    assert await streams.deliver_once("a1", entries, version=2) is False
+    version_2 = Delivery("a1", entries, 2)
+    assert await streams.deliver_many([version_2, version_2]) == [True, False]
     assert await redis_client.xlen("newswire:topic:all") == 2
 
 
@@ -91,6 +91,6 @@ async def test_subscriber_streams_are_trimmed_by_age_not_count(redis_client: aio
         entry = StreamEntry(
             "newswire:topic:all", {"id": f"n{n}", "event": "e", "topic": "all", "article": "{}"}
         )
-        await streams.deliver_once(f"n{n}", [entry])
+        await streams.deliver_many([Delivery(f"n{n}", [entry])])
     ids = [fields[b"id"] for _, fields in await redis_client.xrange("newswire:topic:all")]
     assert ids == [b"n0", b"n1", b"n2"]
