@@ -29,7 +29,7 @@ from shared.messages import ALL_TOPIC, ARTICLES_DUPLICATES, topic_stream
 from shared.stage import ARTICLE_ID_HEADER
 
 ALL = topic_stream(ALL_TOPIC)
-LIBRARIES = ("faststream", "redis", "pydantic", "fastapi", "uvicorn", "httpx", "structlog", "datasketch")
+LIBRARIES = ("faststream", "redis", "pydantic", "fastapi", "uvicorn", "httpx", "structlog", "numpy")
 FASTSTREAM_DATA_FIELD = b"__data__"
 
 Entry = tuple[bytes, dict[bytes, bytes]]
