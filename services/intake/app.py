@@ -276,8 +276,6 @@ def create_app(
     rate_limiter: RateLimiter | None = None,
     feed_fetcher: Fetcher | None = None,
     feed_state: FeedStateStore | None = None,
-    max_in_flight: int | None = None,
-    page_workers: int | None = None,
 ) -> FastAPI:
     """Intake's composition root. Without injected parts it talks to ``settings.redis_url``."""
     settings = settings or Settings()
@@ -300,9 +298,7 @@ def create_app(
     access = _access(settings, redis, rate_limiter)
     poller = _feed_poller(settings, intake, redis, feed_fetcher, feed_state)
     metrics = Metrics()
-    if page_workers is None:
-        page_workers = settings.intake_page_workers
-    pages = PageReaders(page_workers)
+    pages = PageReaders(settings.intake_page_workers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -335,9 +331,9 @@ def create_app(
     )
 
     app.state.access = access  # read by require_access, also for routers included below
-    if max_in_flight is None:
-        max_in_flight = settings.intake_max_in_flight
-    app.add_middleware(SubmissionGate, limit=max_in_flight, on_shed=metrics.rejected.labels("overloaded").inc)
+    app.add_middleware(
+        SubmissionGate, limit=settings.intake_max_in_flight, on_shed=metrics.rejected.labels("overloaded").inc
+    )
 
     @app.post(
         "/v1/articles",

@@ -25,7 +25,6 @@ from services.intake.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 log = structlog.stdlib.get_logger("newswire.intake")
 
 SUBMISSION_PATH = "/v1/articles"
-DEFAULT_MAX_IN_FLIGHT = 64
 RETRY_AFTER_S = 1
 LOG_EVERY_S = 1.0  # one line per second of shedding, not one per shed request
 
@@ -47,7 +46,7 @@ class SubmissionGate:
     def __init__(
         self,
         app: ASGIApp,
-        limit: int = DEFAULT_MAX_IN_FLIGHT,
+        limit: int,
         on_shed: Callable[[], None] | None = None,
     ) -> None:
         self.app = app

@@ -29,7 +29,6 @@ from services.intake.problems import Problem
 log = structlog.stdlib.get_logger("newswire.intake")
 
 T = TypeVar("T")
-DEFAULT_PAGE_WORKERS = 1
 WAITING_PER_WORKER = 8  # ~0.8 s of HTML per worker at ~100 ms a page
 
 
@@ -51,7 +50,7 @@ def busy() -> Problem:
 class PageReaders:
     """Runs page reading in ``workers`` processes (0: on the calling loop, for tests and tools)."""
 
-    def __init__(self, workers: int = DEFAULT_PAGE_WORKERS, max_waiting: int | None = None) -> None:
+    def __init__(self, workers: int, max_waiting: int | None = None) -> None:
         self.workers = workers
         self.max_waiting = max_waiting if max_waiting is not None else WAITING_PER_WORKER * max(workers, 1)
         self.waiting = 0

@@ -49,7 +49,7 @@ async def test_past_the_bound_a_submission_gets_503_at_once_and_the_held_ones_co
     """Two submissions held in flight with a bound of 2: the third is a 503 problem with
     Retry-After; the two held ones are then accepted, and the next submission is accepted too."""
     sink = GatedSink()
-    app = create_app(Settings(), sink=sink, status=InMemoryStatusStore(), max_in_flight=2)
+    app = create_app(Settings(intake_max_in_flight=2), sink=sink, status=InMemoryStatusStore())
     async with client(app) as http:
         held = [asyncio.create_task(http.post("/v1/articles", json=ITEM)) for _ in range(2)]
         await until(lambda: sink.waiting == 2)
@@ -72,7 +72,7 @@ async def test_past_the_bound_a_submission_gets_503_at_once_and_the_held_ones_co
 async def test_a_shed_submission_is_answered_before_its_body_is_read() -> None:
     """Over the bound, intake answers without asking for the body at all."""
     sink = GatedSink()
-    app = create_app(Settings(), sink=sink, status=InMemoryStatusStore(), max_in_flight=1)
+    app = create_app(Settings(intake_max_in_flight=1), sink=sink, status=InMemoryStatusStore())
     async with client(app) as http:
         held = asyncio.create_task(http.post("/v1/articles", json=ITEM))
         await until(lambda: sink.waiting == 1)
@@ -105,7 +105,7 @@ async def test_failed_submissions_free_their_place() -> None:
     """Rejected and failing submissions leave the bound: after many of them (bound 2), a valid
     submission is still accepted."""
     sink = InMemorySink()
-    app = create_app(Settings(), sink=sink, status=InMemoryStatusStore(), max_in_flight=2)
+    app = create_app(Settings(intake_max_in_flight=2), sink=sink, status=InMemoryStatusStore())
     json_type = {"content-type": "application/json"}
     async with client(app) as http:
         for body in (b"{", b"[]", b"", b'{"headline": "only"}'):
@@ -118,7 +118,7 @@ async def test_failed_submissions_free_their_place() -> None:
 async def test_other_routes_answer_while_submissions_are_shed() -> None:
     """With every submission place taken, health, metrics and reads still answer."""
     sink = GatedSink()
-    app = create_app(Settings(), sink=sink, status=InMemoryStatusStore(), max_in_flight=1)
+    app = create_app(Settings(intake_max_in_flight=1), sink=sink, status=InMemoryStatusStore())
     async with client(app) as http:
         held = asyncio.create_task(http.post("/v1/articles", json=ITEM))
         await until(lambda: sink.waiting == 1)

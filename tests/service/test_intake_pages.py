@@ -27,7 +27,7 @@ HTML = {"content-type": "text/html; charset=utf-8"}
 @pytest.fixture
 async def worker_app() -> AsyncIterator[tuple[httpx.AsyncClient, InMemorySink]]:
     sink = InMemorySink()
-    app = create_app(Settings(), sink=sink, status=InMemoryStatusStore(), page_workers=1)
+    app = create_app(Settings(intake_page_workers=1), sink=sink, status=InMemoryStatusStore())
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as http,
@@ -44,7 +44,7 @@ async def test_a_page_read_in_a_worker_is_the_page_read_on_the_loop(
     item = {"html": NEWS_PAGE.decode(), "url": "https://news.example/a"}
     assert (await http.post("/v1/articles", json=item)).status_code == 202
     on_loop = InMemorySink()
-    loop_app = create_app(Settings(), sink=on_loop, status=InMemoryStatusStore(), page_workers=0)
+    loop_app = create_app(Settings(intake_page_workers=0), sink=on_loop, status=InMemoryStatusStore())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=loop_app), base_url="http://i") as plain:
         await plain.post("/v1/articles", content=NEWS_PAGE, headers=HTML)
         await plain.post("/v1/articles", json=item)
