@@ -55,3 +55,18 @@ def test_letters_that_change_length_when_lower_cased_keep_phrases_as_written() -
     phrases = key_phrases("İstanbul baut U-Bahn", body, "de")
     assert phrases
     assert all(p in body or p in "İstanbul baut U-Bahn" for p in phrases)
+
+
+@pytest.mark.parametrize("order", [("de", "xx"), ("xx", "de")])
+def test_stop_words_stay_per_language_whatever_was_read_before(order: tuple[str, str]) -> None:
+    """A word that is a stop word in one language and not in another splits phrases only in the
+    first, in whichever order the languages are read."""
+    results = {language: key_phrases("", "Die Kommission tagt.", language) for language in order}
+    assert results["de"][0] == "Kommission tagt"
+    assert results["xx"][0] == "Die Kommission tagt"
+
+
+def test_long_runs_of_content_words_are_cut_into_phrases_of_three() -> None:
+    """Four content words in a row give a phrase of three words and one of the fourth."""
+    phrases = key_phrases("", "Alpha Beta Gamma Delta.", "de", count=10)
+    assert set(phrases) == {"Alpha Beta Gamma", "Delta"}
