@@ -15,8 +15,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 import ahocorasick
+from pydantic import TypeAdapter
 
 from shared.messages import Subject
 
@@ -71,6 +73,8 @@ IPTC_NAME_STOPLIST = frozenset({
 IPTC_NAME_SPLIT = r",|/| und | and | oder | or "
 IPTC_NAME_WEIGHT = 0.5
 _WORD = re.compile(r"\w+")
+# Validates an article's subjects in one call into pydantic's compiled core (cheaper than one by one).
+_SUBJECT_LIST = TypeAdapter(list[Subject])
 # Distinct words whose evidence is remembered (a few MB at most).
 CACHE_WORDS = 200_000
 
@@ -187,6 +191,38 @@ def _accepts(pattern: _Pattern, language: str, before: str, tail: str) -> bool:
     return pattern.prefix_ok or tail in INFLECTIONS
 
 
+class _PhraseCheck(NamedTuple):
+    """What a text must hold for a phrase pattern to count in it: ``words`` among its words, and
+    one of ``forms`` too when that is not None (a last word that may take an inflection)."""
+
+    pattern: _Pattern
+    words: frozenset[str]
+    forms: frozenset[str] | None
+
+
+def _phrase_check(pattern: _Pattern) -> _PhraseCheck:
+    """The whole words of a text that every counted occurrence of ``pattern`` puts there.
+
+    A run of word characters of the pattern is a whole word of the text when marks of the pattern
+    surround it (the text has those marks too). At the pattern's start, so does a pattern that may not
+    end a longer word (``_accepts`` wants no letter or digit before it; "_" before it is the text
+    check's business); at its end, a pattern that may not continue into a longer word is followed by
+    one of its inflections.
+    """
+    core = pattern.core
+    words: set[str] = set()
+    forms: frozenset[str] | None = None
+    for run in _WORD.finditer(core):
+        start, end = run.span()
+        if start == 0 and pattern.suffix_ok:
+            continue
+        if end < len(core):
+            words.add(run.group())
+        elif not pattern.prefix_ok:
+            forms = frozenset(run.group() + ending for ending in INFLECTIONS)
+    return _PhraseCheck(pattern, frozenset(words), forms)
+
+
 class TopicRules:
     """Keyword rules, matched word by word.
 
@@ -226,6 +262,23 @@ class TopicRules:
             for core in by_core
             if not _WORD.fullmatch(core) and _WORD.match(core)
         )
+        # A tighter test that ends most of the searches the first one lets through: a phrase pattern
+        # counts only where the text holds its whole words (checks filed under one of them).
+        self._phrase_checks: dict[str, list[_PhraseCheck]] = defaultdict(list)
+        self._unfiled_checks: list[_PhraseCheck] = []
+        for core, patterns in by_core.items():
+            if _WORD.fullmatch(core):
+                continue
+            for pattern in patterns:
+                if pattern.exclude:  # never counted by a phrase search
+                    continue
+                check = _phrase_check(pattern)
+                keys = sorted(check.words)[:1] or sorted(check.forms or ())
+                for key in keys:
+                    self._phrase_checks[key].append(check)
+                if not keys:
+                    self._unfiled_checks.append(check)
+        self._check_keys = frozenset(self._phrase_checks)
         # Per language: every word seen so far with its evidence, and the words that have some.
         self._known: dict[str, dict[str, WordEvidence]] = defaultdict(dict)
         self._evidence_words: dict[str, set[str]] = defaultdict(set)
@@ -280,9 +333,23 @@ class TopicRules:
             repeats = min(counts[word], MAX_COUNT_PER_PATTERN) * weight
             for target, pattern_weight in known[word]:
                 result[target] += repeats * pattern_weight
-        if not words.isdisjoint(self._phrase_starts):
+        if not words.isdisjoint(self._phrase_starts) and self._may_hold_phrase(low, words, language):
             self._add_phrases(low, language, weight, result)
         return result
+
+    def _may_hold_phrase(self, low: str, words: set[str], language: str) -> bool:
+        """False when no phrase pattern can count in ``low`` (whose words are ``words``)."""
+        if "_" in low:  # "_" is a word character but may come before a pattern: not checked here
+            return True
+        candidates = self._unfiled_checks + [
+            check for key in words.intersection(self._check_keys) for check in self._phrase_checks[key]
+        ]
+        return any(
+            (check.pattern.language is None or check.pattern.language == language)
+            and check.words <= words
+            and (check.forms is None or not check.forms.isdisjoint(words))
+            for check in candidates
+        )
 
     def _add_phrases(self, low: str, language: str, weight: float, result: dict[str, float]) -> None:
         found: dict[_Pattern, int] = defaultdict(int)
@@ -346,7 +413,7 @@ class TopicClassifier:
         ranked = sorted(top.items(), key=lambda item: (-item[1], item[0]))
         best = ranked[0][1]
         total = sum(top.values())
-        subjects: list[Subject] = []
+        subjects: list[dict[str, object]] = []
         for qcode, value in ranked[:MAX_TOP_LEVEL]:
             if value < MIN_TOP_SCORE or value < MIN_TOP_SHARE * best:
                 break
@@ -362,19 +429,20 @@ class TopicClassifier:
                 if child_value < MIN_SECOND_SCORE or child_value < MIN_SECOND_SHARE * best_child:
                     break
                 subjects.append(self._subject(child, child_value, best, total))
-        return tuple(subjects)
+        return tuple(_SUBJECT_LIST.validate_python(subjects))
 
-    def _subject(self, qcode: str, value: float, best: float, total: float) -> Subject:
+    def _subject(self, qcode: str, value: float, best: float, total: float) -> dict[str, object]:
+        """A subject's fields (validated together with the article's other subjects: one call)."""
         concept = self.vocab.concepts[qcode]
-        return Subject(
-            code=qcode,
-            uri=concept.uri,
-            name=concept.name_en,
-            slug=TOP_LEVEL_SLUGS.get(qcode),
-            level=concept.level,
-            relevance=max(1, min(100, round(100 * value / best))),
-            confidence=_confidence(value, total),
-        )
+        return {
+            "code": qcode,
+            "uri": concept.uri,
+            "name": concept.name_en,
+            "slug": TOP_LEVEL_SLUGS.get(qcode),
+            "level": concept.level,
+            "relevance": max(1, min(100, round(100 * value / best))),
+            "confidence": _confidence(value, total),
+        }
 
 
 def topic_slug_catalogue() -> list[tuple[str, str]]:

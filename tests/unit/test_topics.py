@@ -131,3 +131,18 @@ def test_classification_does_not_depend_on_what_was_seen_before() -> None:
     used = TopicClassifier()
     used.classify("Fußball", "Der Stürmer erzielte ein Tor für die Mannschaft.", "de")
     assert used.classify("", text, "de") == TopicClassifier().classify("", text, "de")
+
+
+def test_phrase_rules_count_with_an_inflected_last_word_only_when_written_together(
+    classifier: TopicClassifier,
+) -> None:
+    """ "Champions Leagues" is the phrase rule "champions league" with an ending and counts once more
+    than the same words apart; an English phrase rule ("peace talks") counts in English text only."""
+    league = "medtop:20001108"
+    together = classifier.rules.scores("Finale der Champions Leagues", "de")
+    apart = classifier.rules.scores("Finale der Champions. Leagues", "de")
+    assert together[league] == apart[league] + 1.0
+    peace = "medtop:20000073"
+    english = classifier.rules.scores("The peace talks began", "en")
+    german = classifier.rules.scores("The peace talks began", "de")
+    assert english[peace] == german[peace] + 0.5
