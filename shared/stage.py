@@ -24,17 +24,22 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+from uuid import uuid4
 
 import redis.asyncio as aioredis
 import structlog
 from faststream import AckPolicy, FastStream
 from faststream.redis import RedisBroker, StreamSub, message
 from faststream.redis.annotations import RedisBatchStreamMessage, RedisStreamMessage
+from faststream.redis.message import bDATA_KEY
+from faststream.redis.parser import BinaryMessageFormatV1
 from faststream.redis.publisher.usecase import StreamPublisher
+from faststream.redis.response import RedisPublishCommand
+from faststream.response.publish_type import PublishType
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import ResponseError
 
@@ -120,21 +125,60 @@ def make_broker(settings: Settings) -> RedisBroker:
     )
 
 
+def entry_payload(fields: Mapping[bytes, bytes]) -> tuple[bytes, dict[str, Any]]:
+    """The message and headers of one stream entry's fields, as FastStream's publishers wrote them.
+
+    An entry some other client wrote (no ``__data__`` field) comes back as the JSON of its fields,
+    so that it can be dead-lettered as undecodable with what it held.
+    """
+    data = fields.get(bDATA_KEY)
+    if data is None:
+        as_text = {_text(key): _text(value) for key, value in fields.items()}
+        return json.dumps(as_text, ensure_ascii=False).encode(), {}
+    return BinaryMessageFormatV1.parse(data)
+
+
+async def parse_batch_raw(
+    raw: Mapping[str, Any], original: Callable[[Mapping[str, Any]], Awaitable[RedisBatchStreamMessage]]
+) -> RedisBatchStreamMessage:
+    """A read batch whose body is each entry's message as bytes, still undecoded.
+
+    FastStream's own batch parser decodes every entry's JSON, encodes the whole batch as one JSON
+    document and decodes that again before a handler sees it: three JSON passes, where pydantic
+    needs one (``model_validate_json`` on the bytes). FastStream still builds the message (its
+    consumer, group and headers, which acknowledging relies on) from the batch's first entry alone.
+    """
+    payloads: list[bytes] = []
+    headers: list[dict[str, Any]] = []
+    for fields in raw["data"]:
+        payload, entry_headers = entry_payload(fields)
+        payloads.append(payload)
+        headers.append(entry_headers)
+    message = await original({**raw, "data": raw["data"][:1]})
+    message.raw_message = raw  # type: ignore[assignment]  # the same batch, every entry included
+    message.body = payloads
+    message.batch_headers = headers
+    return message
+
+
+def keep_raw(message: RedisBatchStreamMessage) -> list[bytes]:
+    """The decoder for ``parse_batch_raw``'s messages: the entries stay bytes until validated."""
+    return list(message.body)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
 @dataclass
 class Entry:
     """One stream entry of a batch on its way through the handler."""
 
     entry_id: str
     article_id: str
-    body: Any  # the decoded JSON of a batch item, or the raw bytes of a claimed entry
+    body: bytes  # the message (the JSON of the event), as a dead letter keeps it
     deliveries: int
     handled_in: float = 0.0  # seconds the handler took
-
-    def payload(self) -> bytes:
-        """The entry's message as bytes, as a dead letter keeps it."""
-        if isinstance(self.body, bytes):
-            return self.body
-        return json.dumps(self.body, ensure_ascii=False).encode()
 
 
 @dataclass
@@ -189,7 +233,9 @@ class Stage(Generic[EventT]):
         async def claim(msg: RedisStreamMessage) -> None:
             await self.process_claimed(msg)
 
-        read_subscriber = broker.subscriber(stream=reader, ack_policy=AckPolicy.MANUAL)
+        read_subscriber = broker.subscriber(
+            stream=reader, ack_policy=AckPolicy.MANUAL, parser=parse_batch_raw, decoder=keep_raw
+        )
         read_subscriber(read)
         claim_subscriber = broker.subscriber(stream=claimer, ack_policy=AckPolicy.MANUAL)
         claim_subscriber(claim)
@@ -201,10 +247,8 @@ class Stage(Generic[EventT]):
     async def process_batch(self, msg: RedisBatchStreamMessage) -> None:
         """New entries, read by ``>``: each is on its first delivery."""
         ids = [entry_id.decode() for entry_id in msg.raw_message.get("message_ids") or ()]
-        bodies = await msg.decode()
-        if not isinstance(bodies, list):  # FastStream hands a batch over as a list
-            bodies = [bodies]
-        headers = msg.batch_headers or [msg.headers] * len(bodies)
+        bodies = msg.body  # bytes per entry (parse_batch_raw)
+        headers = msg.batch_headers
         entries = [
             Entry(
                 # In-memory test brokers give no entry ids: name the items by position.
@@ -323,9 +367,7 @@ class Stage(Generic[EventT]):
             await self.dead_letter(entry, msg, reason)
             return None
         try:
-            if isinstance(entry.body, bytes):
-                return self.event_type.model_validate_json(entry.body)
-            return self.event_type.model_validate(entry.body)
+            return self.event_type.model_validate_json(entry.body)
         except ValidationError as error:
             # Retrying cannot fix a message that does not decode: dead-letter it now.
             await self.dead_letter(entry, msg, f"undecodable: {error}")
@@ -375,7 +417,7 @@ class Stage(Generic[EventT]):
             article_id=entry.article_id,
             error=error,
             deliveries=entry.deliveries,
-            payload=entry.payload(),
+            payload=entry.body,
             failed_at=time.time(),
         )
         await self.runtime.dead_letters.put(letter)
@@ -453,12 +495,24 @@ class ConsumerRuntime:
         return stage
 
     async def publish_many(self, outputs: Iterable[Output]) -> None:
-        """Publish the outputs in order, in one pipelined round trip."""
+        """Publish the outputs in order, in one pipelined round trip.
+
+        Through the broker's producer, as its publishers do (``TestRedisBroker`` swaps it for its
+        in-memory one), without the publisher itself: it deep-copies its stream settings twice per
+        call, which cost more than encoding the message.
+        """
+        producer = self.broker.config.producer
         async with self.redis.pipeline(transaction=False) as pipe:
             for output in outputs:
-                await self._publishers[output.stream].publish(
-                    output.event, headers={ARTICLE_ID_HEADER: output.article_id}, pipeline=pipe
+                command = RedisPublishCommand(
+                    output.event,
+                    stream=output.stream,
+                    headers={ARTICLE_ID_HEADER: output.article_id},
+                    correlation_id=str(uuid4()),
+                    pipeline=pipe,
+                    _publish_type=PublishType.PUBLISH,
                 )
+                await producer.publish(command)
             await pipe.execute()
 
     def subscribers_running(self) -> dict[str, bool]:
