@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pydantic_core
+
 from shared.messages import Article, Entity, Tags, Verdict
 
 NINJS_VERSION = "3.1"
@@ -146,3 +148,12 @@ def to_ninjs(article: Article, tags: Tags | None = None, verdict: Verdict | None
     if associations := _associations(article):
         doc["associations"] = associations
     return doc
+
+
+def document_json(document: dict[str, Any]) -> str:
+    """A ninjs document as the compact JSON text that is stored and delivered.
+
+    pydantic-core's encoder, not ``json.dumps``: about three times faster on a 5 KB document, and
+    every stage that records or delivers an article writes one.
+    """
+    return pydantic_core.to_json(document).decode()

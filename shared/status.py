@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
+from shared.ninjs import document_json
+
 ARTICLE_KEY_PREFIX = "newswire:article:"
 
 # Forward order of an article's life; a dead letter sits just after the stage that gave up.
@@ -98,7 +100,7 @@ def _flatten(update: StatusUpdate) -> dict[str, str]:
     if update.version is not None:
         values["version"] = str(update.version)
     if update.document is not None:
-        values["document"] = json.dumps(update.document, ensure_ascii=False)
+        values["document"] = document_json(update.document)
     return values
 
 

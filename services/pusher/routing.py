@@ -6,7 +6,6 @@ carry the same four plain fields; on a subscription stream ``topic`` is the subs
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from shared.messages import (
@@ -17,7 +16,7 @@ from shared.messages import (
     SubscriberEntry,
     topic_stream,
 )
-from shared.ninjs import to_ninjs
+from shared.ninjs import document_json, to_ninjs
 from shared.subscriptions import Subscription
 
 
@@ -38,7 +37,7 @@ def event_name(judged: ArticleDeduplicated) -> str:
 
 
 def article_json(judged: ArticleDeduplicated) -> str:
-    return json.dumps(to_ninjs(judged.article, judged.tags, judged.verdict), ensure_ascii=False)
+    return document_json(to_ninjs(judged.article, judged.tags, judged.verdict))
 
 
 def topic_entries(judged: ArticleDeduplicated, document: str | None = None) -> tuple[StreamEntry, ...]:
