@@ -14,11 +14,21 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+import structlog
 
 from shared.embedded_redis import EmbeddedRedis
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def structlog_defaults() -> Iterator[None]:
+    """Each test ends with structlog as it found it: a command run in-process (``main([...])``)
+    configures logging on pytest's captured stderr, which is closed after that test."""
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
 
 
 @pytest.fixture(scope="session")
