@@ -26,10 +26,13 @@ class StreamEntry:
     fields: dict[str, str]
 
 
-def _fields(judged: ArticleDeduplicated, event: str, topic: str, document: str) -> dict[str, str]:
-    return SubscriberEntry.model_validate(
-        {"id": judged.article.id, "event": event, "topic": topic, "article": document}
+def _entries(judged: ArticleDeduplicated, document: str, streams: dict[str, str]) -> tuple[StreamEntry, ...]:
+    """The article's entry on each stream (stream -> its ``topic`` field): the entry is checked
+    against the contract once, the streams differ only in ``topic``."""
+    fields = SubscriberEntry.model_validate(
+        {"id": judged.article.id, "event": event_name(judged), "topic": ALL_TOPIC, "article": document}
     ).fields()
+    return tuple(StreamEntry(stream, {**fields, "topic": topic}) for stream, topic in streams.items())
 
 
 def event_name(judged: ArticleDeduplicated) -> str:
@@ -43,11 +46,8 @@ def article_json(judged: ArticleDeduplicated) -> str:
 def topic_entries(judged: ArticleDeduplicated, document: str | None = None) -> tuple[StreamEntry, ...]:
     """One entry on ``newswire:topic:all`` and one per followable topic of the article."""
     document = document if document is not None else article_json(judged)
-    event = event_name(judged)
     topics = dict.fromkeys((ALL_TOPIC, *judged.tags.topics))  # ordered, no repeats
-    return tuple(
-        StreamEntry(topic_stream(topic), _fields(judged, event, topic, document)) for topic in topics
-    )
+    return _entries(judged, document, {topic_stream(topic): topic for topic in topics})
 
 
 def subscription_entries(
@@ -55,5 +55,4 @@ def subscription_entries(
 ) -> tuple[StreamEntry, ...]:
     """One entry on the stream of each subscription given (those whose filter matched)."""
     document = document if document is not None else article_json(judged)
-    event = event_name(judged)
-    return tuple(StreamEntry(sub.stream, _fields(judged, event, sub.name, document)) for sub in subscriptions)
+    return _entries(judged, document, {sub.stream: sub.name for sub in subscriptions})
