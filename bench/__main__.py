@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         targets_section(targets(ends, alone, big)),
         e2e.markdown(ends),
         figure,
+        e2e.cpu_markdown(ends, os.cpu_count() or 1),
         stages.markdown(alone),
         broker.markdown(raw),
         scale.markdown(big),

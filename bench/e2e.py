@@ -13,14 +13,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
 from bench.articles import Corpus, batch, load_corpus
-from bench.harness import ArrivalReader, offer_load, private_redis, services
+from bench.harness import (
+    ArrivalReader,
+    offer_load,
+    private_redis,
+    process_cpu_seconds,
+    redis_cpu_seconds,
+    services,
+)
 from bench.stats import Ledger, Summary, match, percentile
 from devstack import SERVICES, wait_for
 from evaluation.common import data_dir
@@ -45,6 +55,22 @@ class Plan:
         return cls(loads=FIXED_LOADS, step_seconds=5.0, saturation_seconds=1.5, runs=RUNS)
 
 
+class CpuMeter:
+    """CPU time used so far by each service process and by Redis: per article, where the time goes."""
+
+    def __init__(self, pids: dict[str, int], redis_url: str) -> None:
+        self._pids = pids
+        self._client = redis.Redis.from_url(redis_url)
+
+    def read(self) -> dict[str, float]:
+        seconds = {name: process_cpu_seconds(pid) for name, pid in self._pids.items()}
+        seconds["redis"] = redis_cpu_seconds(self._client)
+        return seconds
+
+    def close(self) -> None:
+        self._client.close()
+
+
 @dataclass(frozen=True)
 class Run:
     offered: float
@@ -52,6 +78,7 @@ class Run:
     accept_rate: float
     intake_p99_ms: float
     errors: dict[str, int]
+    cpu_ms: dict[str, float]  # CPU milliseconds per accepted article, per process (and Redis)
 
     @property
     def completion_rate(self) -> float:
@@ -101,15 +128,20 @@ class Result:
         return next((s for s in self.steps if not s.saturation and s.offered == offered), None)
 
 
-def _one_run(reader: ArrivalReader, base_url: str, bodies: Sequence[bytes], rate: float, work: Path) -> Run:
+def _one_run(
+    reader: ArrivalReader, meter: CpuMeter, base_url: str, bodies: Sequence[bytes], rate: float, work: Path
+) -> Run:
+    before = meter.read()
     load = offer_load(base_url, bodies, rate, CONCURRENCY, work)
     ids = {sent.article_id for sent in load.sent}
     # Drain: the slowest stage does ~100 articles/s here; a generous bound still ends a stuck run.
     timeout = max(20.0, len(ids) / 40)
     with contextlib.suppress(TimeoutError):  # what did not arrive is counted as missing by the ledger
         wait_for(lambda: reader.count_of(ids) >= len(ids), timeout, "all articles at the end", 0.05)
+    after = meter.read()
+    cpu_ms = {name: (after[name] - before[name]) * 1000 / max(1, len(ids)) for name in after}
     ledger = match(load.sent, reader.arrivals())
-    return Run(rate, ledger, load.accept_rate, percentile(load.intake_ms, 99), load.errors)
+    return Run(rate, ledger, load.accept_rate, percentile(load.intake_ms, 99), load.errors, cpu_ms)
 
 
 def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) -> Result:
@@ -122,16 +154,19 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
         tempfile.TemporaryDirectory(prefix="newswire-bench-load-") as folder,
     ):
         stack.wait_ready(120)
-        with ArrivalReader(server.url) as reader:
+        pids = {label: service.process.pid for label, service in stack.services.items() if service.process}
+        meter = CpuMeter(pids, server.url)
+        with ArrivalReader(server.url) as reader, contextlib.closing(meter):
             # Warm-up: first messages pay for lazy set-up in every process; not measured.
-            _one_run(reader, stack.base_url, [i.body for i in batch(corpus, 30, seed=0)], 30, Path(folder))
+            warm_up = [i.body for i in batch(corpus, 30, seed=0)]
+            _one_run(reader, meter, stack.base_url, warm_up, 30, Path(folder))
             for step in steps:
                 seconds = plan.saturation_seconds if step.saturation else plan.step_seconds
                 for _ in range(plan.runs):
                     items = batch(corpus, max(10, round(step.offered * seconds)), seed=seed)
                     seed += 1
                     run = _one_run(
-                        reader, stack.base_url, [i.body for i in items], step.offered, Path(folder)
+                        reader, meter, stack.base_url, [i.body for i in items], step.offered, Path(folder)
                     )
                     step.runs.append(run)
                     log(
@@ -177,6 +212,34 @@ def markdown(result: Result) -> str:
     )
 
 
+def cpu_markdown(result: Result, cores: int) -> str:
+    """Where the CPU goes at saturation: milliseconds per article in each process and in Redis."""
+    runs = result.saturation.runs
+    if not runs:
+        return ""
+    names = list(runs[0].cpu_ms)
+    per = {name: Summary.of(run.cpu_ms[name] for run in runs) for name in names}
+    total = Summary.of(sum(run.cpu_ms.values()) for run in runs)
+    rows = [f"| {name} | {per[name].render(2)} | {per[name].median / total.median:.0%} |" for name in names]
+    ceiling = cores * 1000 / total.median
+    return "\n".join(
+        [
+            "### Where the CPU goes (saturation runs)",
+            "",
+            "CPU time (user + system) each service process and the Redis server used from the first "
+            "request of a run until its last article arrived, divided by the articles accepted in it "
+            "(the load generator, a separate process on the same cores, is not counted). The sum "
+            f"bounds the pipeline on this machine: {cores} cores / {total.median:.2f} ms = "
+            f"**{ceiling:,.0f} articles/s** at most, if every core did nothing but this.",
+            "",
+            "| process | CPU ms per article | share |",
+            "|---|---|---|",
+            *rows,
+            f"| **all** | **{total.render(2)}** | 100% |",
+        ]
+    )
+
+
 def plot_points(result: Result) -> list[tuple[float, Summary, Summary, Summary, bool]]:
     return [
         (step.offered, step.figure("p50"), step.figure("p95"), step.figure("p99"), step.saturation)
@@ -189,7 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one short run per step")
     args = parser.parse_args(argv)
-    print(markdown(measure(load_corpus(data_dir()), Plan.for_(quick=args.quick))))
+    result = measure(load_corpus(data_dir()), Plan.for_(quick=args.quick))
+    print(markdown(result))
+    print()
+    print(cpu_markdown(result, os.cpu_count() or 1))
     return 0
 
 

@@ -54,6 +54,19 @@ def read_reply(reply: object) -> StreamReply:
     return cast("StreamReply", reply or [])
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the command name: state is field 3, utime and stime are fields 14 and 15 (proc(5)).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def redis_cpu_seconds(client: redis.Redis) -> float:
+    """User + system CPU time the Redis server has used so far (``INFO cpu``)."""
+    info = cast("dict[str, float]", client.info("cpu"))
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 @contextlib.contextmanager
 def private_redis() -> Iterator[EmbeddedRedis]:
     """A redis-server of our own on loopback, AOF on (``appendfsync everysec``) as in production."""
