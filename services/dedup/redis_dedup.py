@@ -59,6 +59,7 @@ from services.dedup.redis_near import (
     sentence_fields,
     text_of,
     unpack_uint32,
+    valid_min_articles,
 )
 from services.dedup.stories import STORY_KEY_PREFIX, STORY_OF_KEY_PREFIX, StoryMember
 from services.dedup.verdict import recorded_verdict
@@ -197,7 +198,7 @@ class RedisDeduplicator:
         layout = self.layout
         config = lua_locals(
             **index_config(layout, thresholds, MAX_BUCKET, MAX_CANDIDATES),
-            min_articles=min_articles,
+            min_articles=valid_min_articles(min_articles),
             story_prefix=STORY_KEY_PREFIX,
             story_of_prefix=STORY_OF_KEY_PREFIX,
             story_ttl=layout.window_seconds,

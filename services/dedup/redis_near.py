@@ -7,10 +7,13 @@ parts (``_COMMON``, ``_INDEX``, ``_SENTENCES``) that the index's script, the sen
 and the dedup stage's single script (``services.dedup.redis_dedup``) put together; configuration
 (window, shards, thresholds) is bound into the script text, so a call sends only the article.
 
-Layout (all keys carry the hash tag of ``prefix``, so they live in one cluster slot):
+Layout (all keys carry the hash tag of ``prefix``, so they live in one cluster slot). A shard
+``<shard>`` in a key name is the shard number as 2 little-endian bytes: the caller sends it ready,
+so a script joins strings instead of formatting numbers (which costs Redis's Lua more than the
+command that uses the key).
 
 * ``{p}meta``: hash with ``seq`` (a counter giving every indexed article a compact integer id,
-  which only grows with time), ``live`` (the first record block still alive) and ``sweep``.
+  which only grows with time) and ``live`` (the first record block still alive).
 * ``{p}r:<seq // 1024>``: hash ``seq -> record`` (insertion time, shingle count, outlet tag, the
   128-byte sketch, the article id). The key expires one window after its last insert; a record
   older than the window is ignored even while its block lives on.
@@ -19,13 +22,15 @@ Layout (all keys carry the hash tag of ``prefix``, so they live in one cluster s
   article id -> seq. Many small hashes stay in Redis's compact listpack/ziplist encoding.
   Because seqs grow with time, a seq below the first live block is dead without looking at its
   record: dead seqs are skipped on read, dropped when a bucket is rewritten, and every 8th insert
-  sweeps one shard hash (dead fields deleted), so the whole index is swept every ``24 * shards``
-  inserts. (Redis 6.2 cannot expire single hash fields; this is what bounds memory instead.)
-* ``{p}s:<shard>``: per-outlet sentence counts (``RedisSentenceFrequency``).
+  (by seq) sweeps one shard hash (dead fields deleted), so the whole index is swept every
+  ``24 * shards`` inserts. (Redis 6.2 cannot expire single hash fields; this is what bounds memory
+  instead.) A bucket's seqs are in insertion order, so its live ones are a tail.
+* ``{p}c:<2 bytes>``: per-outlet sentence counts (``RedisSentenceFrequency``; 65,536 hashes,
+  whatever ``shards`` is).
 * Every hash carries a TTL of at least two windows past its last write, so an index that stops
   receiving articles empties itself. Its field ``_g`` says in which generation (``now // window``)
   the TTL was last renewed; it is read with the fields a script reads anyway, so a key's TTL is
-  renewed once per generation rather than on every write.
+  renewed once per generation rather than on every write (in the same HSET as the field written).
 
 A check reads a fixed number of hash fields (one per anchor, plus the id and the hash), judges at
 most ``MAX_CANDIDATES`` records, and an insert writes a fixed number, so the cost per article does
@@ -53,22 +58,37 @@ from services.dedup.near import (
     Thresholds,
 )
 
-DEFAULT_PREFIX = "newswire:dedup:{near}:2:"
+DEFAULT_PREFIX = "newswire:dedup:{near}:3:"
 DEFAULT_SHARDS = 32768
+MAX_SHARDS = 65536  # a shard is named by 2 bytes
 RECORD_BLOCK = 1024
 
 # Lua shared by the scripts below. A script sets these locals first: p (key prefix), now, window,
 # shards. Every hash the index writes holds a field ``_g``: the generation (``now // window``)
 # in which the key's TTL was last renewed, read together with the fields a script needs anyway, so
-# that a key's TTL is renewed once per generation instead of on every write.
+# that a key's TTL is renewed once per generation instead of on every write. ``write`` sets one
+# field of such a hash (``seen``: the ``_g`` read from it) and renews it in the same HSET when due;
+# ``renew`` renews a hash written otherwise.
 _COMMON = """
 local gen = math.floor(now / window)
 local key_expiry = (gen + 3) * window + 1  -- at least two windows after any write of this generation
 local renewed = {}
-local function renew(key, seen)
-  if renewed[key] or tonumber(seen) == gen then return end
+local function due(key, seen)
+  if renewed[key] or tonumber(seen) == gen then return false end
   renewed[key] = true
+  return true
+end
+local function renew(key, seen)
+  if not due(key, seen) then return end
   redis.call('HSET', key, '_g', gen)
+  redis.call('EXPIREAT', key, key_expiry)
+end
+local function write(key, seen, field, value)
+  if not due(key, seen) then
+    redis.call('HSET', key, field, value)
+    return
+  end
+  redis.call('HSET', key, field, value, '_g', gen)
   redis.call('EXPIREAT', key, key_expiry)
 end
 """
@@ -76,12 +96,13 @@ end
 # The index. Sets: meta (seq, live, sweep, _g), min_seq; defines record(), live_part(), find(),
 # insert(). Needs the locals of _COMMON and: max_bucket, max_candidates, min_jaccard,
 # min_containment, article_id, id_key, content_hash, hash_key, sketch, size, outlet, anchors (a
-# list of 4-byte strings: the anchors as little-endian uint32, which are also their field names).
+# list of 4-byte strings: the anchors as little-endian uint32, which are also their field names)
+# and anchor_keys (the bucket hash of each anchor).
 _INDEX = """
 local horizon = now - window
 local slots = #sketch
 local meta_key = p .. 'meta'
-local meta = redis.call('HMGET', meta_key, 'seq', 'live', 'sweep', '_g')
+local meta = redis.call('HMGET', meta_key, 'seq', 'live', '_g')
 -- Seqs only grow with time, so everything below the first record block still alive is dead:
 -- one number tells dead entries from live ones without touching their records.
 local live = tonumber(meta[2] or '0')
@@ -104,13 +125,15 @@ local function record(seq)
   return at, n, tag, string.sub(raw, 13, 12 + slots), string.sub(raw, 13 + slots)
 end
 
+-- A bucket's seqs are in insertion order, so the live ones are a tail.
 local function live_part(packed)
-  local kept = {}
   for i = 1, #packed, 4 do
-    local seq = struct.unpack('<I4', packed, i)
-    if seq >= min_seq then kept[#kept + 1] = string.sub(packed, i, i + 3) end
+    if struct.unpack('<I4', packed, i) >= min_seq then
+      if i == 1 then return packed end
+      return string.sub(packed, i)
+    end
   end
-  return table.concat(kept)
+  return ''
 end
 
 local own = redis.call('HMGET', id_key, article_id, '_g')
@@ -128,8 +151,8 @@ local function find()
   if size <= 0 then return nil end
   local seen = {}
   local candidates = {}
-  for _, anchor in ipairs(anchors) do
-    local key = p .. 'x:' .. (struct.unpack('<I4', anchor) % shards)
+  for a, anchor in ipairs(anchors) do
+    local key = anchor_keys[a]
     local found = redis.call('HMGET', key, anchor, '_g')
     local packed = found[1] and live_part(found[1]) or ''
     for i = 1, #packed, 4 do
@@ -171,22 +194,16 @@ local function insert()
   redis.call('EXPIREAT', record_key, now + window + 1)
   local packed_seq = struct.pack('<I4', seq)
   for anchor, bucket in pairs(buckets) do
-    if #bucket[2] < 4 * max_bucket then
-      redis.call('HSET', bucket[1], anchor, bucket[2] .. packed_seq)
-      renew(bucket[1], bucket[3])
-    end
+    if #bucket[2] < 4 * max_bucket then write(bucket[1], bucket[3], anchor, bucket[2] .. packed_seq) end
   end
-  redis.call('HSET', hash_key, content_hash, seq)
-  renew(hash_key, same[2])
-  redis.call('HSET', id_key, article_id, seq)
-  renew(id_key, own[2])
+  write(hash_key, same[2], content_hash, seq)
+  write(id_key, own[2], article_id, seq)
   -- Every 8th insert sweeps one shard hash (anchors, hashes and ids in turn): its dead fields go.
   -- The whole index is swept every 24 * shards inserts, at a small cost per insert.
-  local cursor = redis.call('HINCRBY', meta_key, 'sweep', 1)
-  if cursor % 8 == 0 then
-    cursor = (cursor / 8) % (3 * shards)
+  if seq % 8 == 0 then
+    local cursor = (seq / 8) % (3 * shards)
     local kind = ({'x:', 'h:', 'i:'})[math.floor(cursor / shards) + 1]
-    local swept = p .. kind .. (cursor % shards)
+    local swept = p .. kind .. struct.pack('<H', cursor % shards)
     local fields = redis.call('HGETALL', swept)
     for f = 1, #fields, 2 do
       local field, value = fields[f], fields[f + 1]
@@ -197,17 +214,20 @@ local function insert()
       end
     end
   end
-  renew(meta_key, meta[4])
+  renew(meta_key, meta[3])
 end
 """.replace("BLOCK", str(RECORD_BLOCK))
 
-# Per-outlet sentence counts: field '<f><gen % 2>' of hash '{p}s:<f % shards>', where f is a 32-bit
-# key of (outlet, sentence) as 4 little-endian bytes; its value is gen * 1024 + count. A count covers
-# this generation and the last, so between one and two windows of an outlet's unique articles.
-# Defines fields_of(blob), frequent(fields) (reads, and remembers what it read) and count(fields).
-# Needs the locals of _COMMON and min_articles.
+# Per-outlet sentence counts. The key f of an (outlet, sentence) is 4 bytes (a little-endian uint32):
+# its first two name the hash '{p}c:<2 bytes>', its last two the field there. The value is
+# at * 65536 + last * 256 + this: how many of the outlet's articles carried the sentence in
+# generation ``at`` (this) and in the one before (last), each up to min_articles. A count covers this
+# generation and the last, so between one and two windows of an outlet's unique articles. One field
+# per sentence and key names cut from f keep a sentence at one command to read it and one to count
+# it. Defines fields_of(blob), frequent(fields) (reads, and remembers what it read) and
+# count(fields). Needs the locals of _COMMON and min_articles (at most 255).
 _SENTENCES = """
-local parity = gen % 2
+local counts_prefix = p .. 'c:'
 local read = {}
 local function fields_of(blob)
   local fields = {}
@@ -218,18 +238,18 @@ end
 local function frequent(fields)
   local found = {}
   for _, f in ipairs(fields) do
-    local key = p .. 's:' .. (struct.unpack('<I4', f) % shards)
-    local values = redis.call('HMGET', key, f .. '0', f .. '1', '_g')
-    local total = 0
-    for slot = 1, 2 do
-      local v = tonumber(values[slot])
-      if v then
-        local g = math.floor(v / 1024)
-        if g == gen or g == gen - 1 then total = total + v % 1024 end
-      end
+    local key, field = counts_prefix .. string.sub(f, 1, 2), string.sub(f, 3, 4)
+    local values = redis.call('HMGET', key, field, '_g')
+    local v = tonumber(values[1]) or 0
+    local at, this, last = math.floor(v / 65536), v % 256, math.floor(v / 256) % 256
+    -- this and last as of this generation
+    if at == gen - 1 then
+      this, last = 0, this
+    elseif at ~= gen then
+      this, last = 0, 0
     end
-    read[f] = {key, tonumber(values[parity + 1]), values[3]}
-    if total >= min_articles then found[#found + 1] = f end
+    read[f] = {key, field, this, last, values[2]}
+    if this + last >= min_articles then found[#found + 1] = f end
   end
   return found
 end
@@ -237,17 +257,21 @@ end
 local function count(fields)
   for _, f in ipairs(fields) do
     local known = read[f]
-    local v = known[2]
-    if v and math.floor(v / 1024) == gen then
-      if v % 1024 < 1023 then v = v + 1 end
-    else
-      v = gen * 1024 + 1
+    -- Once this generation's count reaches min_articles, more tells nothing, now or next window.
+    if known[3] < min_articles then
+      write(known[1], known[5], known[2], gen * 65536 + known[4] * 256 + known[3] + 1)
     end
-    redis.call('HSET', known[1], f .. parity, v)
-    renew(known[1], known[3])
   end
 end
 """
+MAX_MIN_ARTICLES = 255  # a count has 8 bits
+
+
+def valid_min_articles(min_articles: int) -> int:
+    """``min_articles`` if the sentence counts can hold it (8 bits), else ValueError."""
+    if not 1 <= min_articles <= MAX_MIN_ARTICLES:
+        raise ValueError(f"min_articles must be 1..{MAX_MIN_ARTICLES}")
+    return min_articles
 
 
 def lua_locals(**values: int | float | str) -> str:
@@ -273,7 +297,8 @@ def unpack_uint32(blob: bytes) -> tuple[int, ...]:
     return struct.unpack(f"<{len(blob) // 4}I", blob)
 
 
-# ARGV: now, article_id, id_shard, content_hash, hash_shard, sketch, size, outlet tag, anchors.
+# ARGV: now, article_id, id_shard, content_hash, hash_shard, sketch, size, outlet tag, anchors (per
+# anchor 6 bytes: its shard, then the anchor as a little-endian uint32). Shards are 2 bytes.
 _INDEX_ARGS = """
 local p = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -284,8 +309,12 @@ local hash_key = p .. 'h:' .. ARGV[5]
 local sketch = ARGV[6]
 local size = tonumber(ARGV[7])
 local outlet = tonumber(ARGV[8])
-local anchors = {}
-for i = 1, #ARGV[9], 4 do anchors[#anchors + 1] = string.sub(ARGV[9], i, i + 3) end
+local anchors, anchor_keys = {}, {}
+local anchor_prefix = p .. 'x:'
+for i = 1, #ARGV[9], 6 do
+  anchor_keys[#anchor_keys + 1] = anchor_prefix .. string.sub(ARGV[9], i, i + 1)
+  anchors[#anchors + 1] = string.sub(ARGV[9], i + 2, i + 5)
+end
 """
 
 _CHECK_AND_INSERT = (
@@ -328,8 +357,18 @@ class RedisLayout:
     window_seconds: int = DEFAULT_WINDOW_SECONDS
     shards: int = DEFAULT_SHARDS
 
-    def shard(self, text: str) -> int:
-        return zlib.crc32(text.encode("utf-8")) % self.shards
+    def __post_init__(self) -> None:
+        if not 0 < self.shards <= MAX_SHARDS:
+            raise ValueError(f"shards must be 1..{MAX_SHARDS} (a shard is named by 2 bytes)")
+
+    def shard(self, text: str) -> bytes:
+        """The shard of an article id, as it ends a key name."""
+        return shard_name(zlib.crc32(text.encode("utf-8")) % self.shards)
+
+
+def shard_name(shard: int) -> bytes:
+    """A shard number as it ends a key name: 2 little-endian bytes."""
+    return struct.pack("<H", shard)
 
 
 def _now(now: float | None) -> int:
@@ -347,12 +386,17 @@ def index_args(layout: RedisLayout, article_id: str, fp: Fingerprint, outlet: in
         article_id,
         layout.shard(article_id),
         bytes.fromhex(fp.content_hash),
-        int(fp.content_hash[:8], 16) % layout.shards,
+        shard_name(int(fp.content_hash[:8], 16) % layout.shards),
         fp.sketch,
         fp.size,
         outlet,
-        pack_uint32(fp.anchors),
+        anchor_blob(fp.anchors, layout.shards),
     ]
+
+
+def anchor_blob(anchors: Sequence[int], shards: int) -> bytes:
+    """Per anchor its shard (2 bytes) and itself (a little-endian uint32): one script argument."""
+    return struct.pack("<" + "HI" * len(anchors), *(v for a in anchors for v in (a % shards, a)))
 
 
 def index_config(
@@ -451,7 +495,9 @@ class RedisSentenceFrequency:
         self.client = client
         self.layout = layout or RedisLayout()
         config = lua_locals(
-            window=self.layout.window_seconds, shards=self.layout.shards, min_articles=min_articles
+            window=self.layout.window_seconds,
+            shards=self.layout.shards,
+            min_articles=valid_min_articles(min_articles),
         )
         self._script = client.register_script(config + _SENTENCE_COUNTS)
 

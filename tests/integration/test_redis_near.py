@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 
 import pytest
 import redis.asyncio as aioredis
 
-from services.dedup.fingerprint import NO_BOILERPLATE, fingerprint
+from services.dedup.fingerprint import NO_BOILERPLATE, Fingerprint, fingerprint
 from services.dedup.near import InMemoryNearIndex, InMemorySentenceFrequency, NearDuplicateDetector
-from services.dedup.redis_near import RedisLayout, RedisNearIndex, RedisSentenceFrequency
+from services.dedup.redis_near import (
+    RECORD_BLOCK,
+    RedisLayout,
+    RedisNearIndex,
+    RedisSentenceFrequency,
+    shard_name,
+)
 from tests.story_texts import story_sentences
 
 pytestmark = pytest.mark.integration
@@ -227,3 +234,52 @@ async def test_detector_on_redis_judges_like_the_in_memory_one(
     found = [await on_redis.check(*page, now=NOW) for page in pages]
     assert [m and m.article_id for m in found] == [m and m.article_id for m in expected]
     assert [m and m.article_id for m in found] == [None] * 5 + ["b1"] * 3
+
+
+async def test_a_sentence_counted_often_stays_frequent(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """A sentence counted 300 times is frequent, this window and the next (its count stops early
+    and never spills into the other window's count)."""
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    keys = frozenset({5, 6})
+    await frequency.count_many([("Outlet D", keys)] * 300, now=NOW)
+    assert await frequency.frequent("Outlet D", keys, now=NOW) == keys
+    assert await frequency.frequent("Outlet D", keys, now=NOW + layout.window_seconds) == keys
+
+
+def test_settings_the_layout_cannot_name_are_refused() -> None:
+    """Shards are named by 2 bytes and counts have 8 bits: larger settings are refused."""
+    with pytest.raises(ValueError, match="shards"):
+        RedisLayout(shards=65537)
+    with pytest.raises(ValueError, match="min_articles"):
+        RedisSentenceFrequency(aioredis.Redis(), min_articles=256)
+
+
+def _distinct(n: int) -> tuple[str, Fingerprint]:
+    """An article sharing no anchor, hash or id with any other."""
+    anchors = tuple(n * 16 + k for k in range(16))
+    return f"art-{n}", Fingerprint(f"{n:032x}", bytes([n % 256]) * 128, 100, anchors)
+
+
+async def test_sweep_drops_what_points_into_an_expired_record_block(redis_client: aioredis.Redis) -> None:
+    """Once the first record block has expired, the sweep (one shard hash every 8th insert, anchors,
+    hashes and ids in turn) leaves no field that points only at its dead articles."""
+    layout = RedisLayout(window_seconds=3600, shards=1)
+    index = RedisNearIndex(redis_client, layout)
+    first_block = [_distinct(n) for n in range(RECORD_BLOCK)]
+    for start in range(0, len(first_block), 256):
+        await index.check_and_insert_many(first_block[start : start + 256], now=NOW)
+    await redis_client.delete(f"{layout.prefix}r:0")  # the block expired
+    await index.check_and_insert_many([_distinct(n) for n in range(RECORD_BLOCK, RECORD_BLOCK + 48)], now=NOW)
+
+    prefix, shard = layout.prefix.encode(), shard_name(0)
+    buckets = await redis_client.hgetall(prefix + b"x:" + shard)
+    hashes = await redis_client.hgetall(prefix + b"h:" + shard)
+    ids = await redis_client.hgetall(prefix + b"i:" + shard)
+    for fields in (buckets, hashes, ids):
+        del fields[b"_g"]
+    bucket_seqs = [s for packed in buckets.values() for s in struct.unpack(f"<{len(packed) // 4}I", packed)]
+    assert bucket_seqs and min(bucket_seqs) >= RECORD_BLOCK
+    assert hashes and min(int(seq) for seq in hashes.values()) >= RECORD_BLOCK
+    assert ids and set(ids) <= {f"art-{n}".encode() for n in range(RECORD_BLOCK - 1, RECORD_BLOCK + 48)}
