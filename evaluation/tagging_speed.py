@@ -13,7 +13,7 @@ import psutil
 
 from evaluation.common import DataMissingError, data_dir
 from evaluation.tagging import read_10kgnad
-from services.tagger.tagging import Tagger
+from services.tagger.tagging import TAG_CHUNK, Tagger
 from shared.messages import Article
 
 ARTICLE_CHARS = 3_000
@@ -63,6 +63,11 @@ def run(data: Path) -> str:
             tagger.tag(article)
         timings.append(time.perf_counter() - started)
         cpu_timings.append(time.process_time() - cpu_started)
+    # The service tags a read batch ``TAG_CHUNK`` articles at a time (``Tagger.tag_many``).
+    cpu_started = time.process_time()
+    for start in range(0, len(articles), TAG_CHUNK):
+        tagger.tag_many(articles[start : start + TAG_CHUNK])
+    chunked_cpu = time.process_time() - cpu_started
     rss_after = process.memory_info().rss
     size = sum(len(a.headline) + len(a.body_text) for a in articles) / len(articles)
     return "\n".join([
@@ -76,6 +81,9 @@ def run(data: Path) -> str:
         f"CPU time {1000 * cpu_timings[1] / len(articles):.2f} ms per article, "
         f"i.e. **{len(articles) / cpu_timings[1]:,.0f} articles/s** of CPU (other jobs on the machine "
         "inflate the wall-clock figure more than the CPU one)",
+        f"- third pass, {TAG_CHUNK} articles a `Tagger.tag_many` call as the tagger service tags them: "
+        f"CPU time {1000 * chunked_cpu / len(articles):.2f} ms per article, "
+        f"i.e. **{len(articles) / chunked_cpu:,.0f} articles/s** of CPU",
         f"- resident memory: {rss_before / 1e6:,.0f} MB before building, "
         f"**{rss_after / 1e6:,.0f} MB** after tagging",
     ])  # fmt: skip

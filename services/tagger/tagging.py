@@ -22,6 +22,10 @@ from services.tagger.language import (
 from services.tagger.topics import TopicClassifier, topic_slug_catalogue
 from shared.messages import Article, Entity, Tags
 
+# Articles the service tags together (``tag_many``): the recogniser costs ~25% less an article at 4
+# than at 1, little less at 8 or 16 (and a failed chunk is retried article by article).
+TAG_CHUNK = 4
+
 
 @dataclass(frozen=True)
 class TaggerConfig:
