@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import numpy as np
 from pydantic import TypeAdapter
 
 from services.tagger.gazetteer import Gazetteer, KnownEntity, gazetteer
-from services.tagger.ner import NerModel, load_model, split_tokens
+from services.tagger.ner import IntArray, NerModel, Tokens, load_model, split_tokens
 from shared.messages import Entity, EntityType, TextField
+
+# What ``EntityRecognizer._name_starts`` knows of a word type.
+_UNKNOWN, _STARTS_NOTHING, _STARTS = 0, 1, 2
 
 # Validates a whole list of entities in one call into pydantic's compiled core: cheaper per entity
 # than building each one in Python, even without validation (``model_construct``).
@@ -37,6 +41,10 @@ class EntityRecognizer:
     def __init__(self, *, use_model: bool = True) -> None:
         self.gazetteer: Gazetteer = gazetteer()
         self.model: NerModel | None = load_model() if use_model else None
+        # Per word type of the recogniser (by its id): whether a known name can start there (see
+        # ``_name_starts``), and the recogniser's cache generation those ids belong to.
+        self._starts_name = np.zeros(1024, dtype=np.int8)
+        self._generation = -1
 
     def mentions(self, text: str) -> list[Mention]:
         """All mentions in ``text``, in order of appearance, without overlaps."""
@@ -45,10 +53,17 @@ class EntityRecognizer:
     def mentions_of(self, texts: Sequence[str]) -> list[list[Mention]]:
         """``mentions`` of each text; the recogniser reads all the texts in one pass."""
         tokenised = [split_tokens(text) for text in texts]
-        model_spans = self.model.spans_of(tokenised) if self.model is not None else [[] for _ in texts]
+        if self.model is not None:
+            model_spans, types = self.model.read(tokenised)
+            known_names = [
+                self.gazetteer.find_at(tokens, self._name_starts(tokens, ids))
+                for tokens, ids in zip(tokenised, types, strict=True)
+            ]
+        else:
+            model_spans = [[] for _ in texts]
+            known_names = [self.gazetteer.find_in_tokens(tokens) for tokens in tokenised]
         result = []
-        for text, tokens, spans in zip(texts, tokenised, model_spans, strict=True):
-            known = self.gazetteer.find_in_tokens(tokens)
+        for text, spans, known in zip(texts, model_spans, known_names, strict=True):
             found = [Mention(m.entity.type, m.start, m.end, m.entity) for m in known]
             if spans:
                 # Both lists are in text order without overlaps, so one pass finds each model
@@ -64,6 +79,28 @@ class EntityRecognizer:
                 found.sort(key=lambda m: m.start)
             result.append(found)
         return result
+
+    def _name_starts(self, tokens: Tokens, ids: IntArray) -> list[int]:
+        """The tokens where a known name can start, found by the recogniser's word-type ids: one
+        numpy gather instead of a dictionary look-up per token (the recogniser made one already)."""
+        model = self.model
+        assert model is not None  # only called with the recogniser's ids
+        if model.generation != self._generation:  # its ids were handed out anew
+            self._starts_name[:] = _UNKNOWN
+            self._generation = model.generation
+        if model.type_count > self._starts_name.size:
+            grown = np.full(2 * model.type_count, _UNKNOWN, dtype=np.int8)
+            grown[: self._starts_name.size] = self._starts_name
+            self._starts_name = grown
+        flags = self._starts_name[ids]
+        (unknown,) = (flags == _UNKNOWN).nonzero()
+        if unknown.size:  # word types new to this table
+            for index in unknown.tolist():
+                starts = self.gazetteer.starts_name(tokens.words[index])
+                self._starts_name[ids[index]] = _STARTS if starts else _STARTS_NOTHING
+            flags = self._starts_name[ids]
+        (starts,) = (flags == _STARTS).nonzero()
+        return starts.tolist()
 
     def entities(self, text: str, field: TextField) -> list[Entity]:
         """The mentions of one field of an article as contract entities."""

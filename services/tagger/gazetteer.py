@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from itertools import compress, repeat
@@ -171,17 +172,25 @@ class Gazetteer:
         """Known country and knowledge-base names in ``text``, whole words, longest first, no overlaps."""
         return self.find_in_tokens(split_tokens(text))
 
+    def starts_name(self, word: str) -> bool:
+        """Whether a known name can start at a token ``word`` (cached per word type)."""
+        return self._lead(word) is not None
+
     def find_in_tokens(self, tokens: Tokens) -> list[Match]:
         """Known names among ``tokens``: whole tokens (a last one may carry a case ending, as in
         "Kasachstans"), or parts of a hyphenated compound ("OVKS-Mitglied"); longest first, no overlaps."""
+        leads = map(self._leads.get, tokens.words, repeat(_UNSEEN))
+        # Leads are truthy, None (a word that starts no name, the usual case) is not.
+        return self.find_at(tokens, compress(range(len(tokens.words)), leads))
+
+    def find_at(self, tokens: Tokens, indices: Iterable[int]) -> list[Match]:
+        """``find_in_tokens`` when the tokens that may start a name are known: ``indices``, in
+        order, holds at least every token for which ``starts_name`` is true."""
         words = tokens.words
-        leads = list(map(self._leads.get, words, repeat(_UNSEEN)))
         candidates: list[Match] = []
         entities = self.entities
-        # Leads are truthy, None (a word that starts no name, the usual case) is not.
-        for index in compress(range(len(leads)), leads):
-            seen = leads[index]
-            lead = self._lead(words[index]) if seen is _UNSEEN else seen
+        for index in indices:
+            lead = self._lead(words[index])
             if lead is None:
                 continue
             start = int(tokens.starts[index])

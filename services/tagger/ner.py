@@ -299,6 +299,8 @@ class NerModel:
         bias_row = list(weights).index("bias") if "bias" in weights else None
         self._bias: FloatArray = self._matrix[bias_row] if bias_row is not None else np.zeros(len(LABELS))
         self._index: dict[str, int] = {}
+        # Counts the clearings of the word-type cache: a type id is valid while it stays the same.
+        self.generation = 0
         # Scores by word type, then offset and label: the rows of a text's words (and of their
         # neighbours) are gathered in one take of whole rows.
         self._table: FloatArray = np.zeros((1024, len(OFFSETS) * len(LABELS)))
@@ -340,23 +342,32 @@ class NerModel:
         np.add.at(per_offset, np.asarray(targets, dtype=np.intp), self._matrix[sources])
 
     def _rows(self, words: Sequence[str]) -> IntArray:
-        """Cache rows of the words, padded with two boundary rows on each side."""
+        """Cache rows of the words, padded with ``_PADDING`` boundary rows on each side."""
         if len(self._index) >= CACHE_LIMIT:  # cleared between texts, never while rows are in use
             self._index.clear()
+            self.generation += 1
             self._boundary = self._row(BOUNDARY)
         ids = list(map(self._index.get, words))
         if None in ids:
             self._add_rows(list(dict.fromkeys(w for i, w in zip(ids, words, strict=True) if i is None)))
             ids = list(map(self._index.__getitem__, words))
-        boundary = (self._boundary, self._boundary)
-        return np.fromiter((*boundary, *ids, *boundary), dtype=np.intp, count=len(ids) + 4)
+        boundary = (self._boundary,) * _PADDING
+        return np.fromiter((*boundary, *ids, *boundary), dtype=np.intp, count=len(ids) + 2 * _PADDING)
+
+    @property
+    def type_count(self) -> int:
+        """Word types with an id now (ids run from 0 to this, exclusive)."""
+        return len(self._index)
 
     def _emissions(self, words: Sequence[str]) -> FloatArray:
         """Label scores of each word, (labels, tokens), plus a last column that only O can take
         (it pads stretches in ``_batch_viterbi``)."""
-        ids = self._rows(words)  # first: it may grow the table
+        return self._scores(self._rows(words))
+
+    def _scores(self, ids: IntArray) -> FloatArray:
+        """``_emissions`` of the words whose rows (from ``_rows``, padded) are ``ids``."""
         rows = self._table.take(ids, axis=0)
-        n = len(words)
+        n = len(ids) - 2 * _PADDING
         width = len(LABELS)
         scores = np.empty((n + 1, width))
         np.add(rows[:n, :width], self._bias, out=scores[:n])
@@ -371,11 +382,14 @@ class NerModel:
 
     def labels_of(self, texts: Sequence[Sequence[str]]) -> list[IntArray]:
         """Label index of each word of each text (the words of several texts, decoded together)."""
-        labels, bounds = self._joint_labels(texts)
+        labels, bounds, _ = self._joint_labels(texts)
         return [labels[start:end] for start, end in bounds]
 
-    def _joint_labels(self, texts: Sequence[Sequence[str]]) -> tuple[IntArray, list[tuple[int, int]]]:
-        """Labels of the texts' words joined, and where each text's words are among them.
+    def _joint_labels(
+        self, texts: Sequence[Sequence[str]]
+    ) -> tuple[IntArray, list[tuple[int, int]], IntArray]:
+        """Labels of the texts' words joined, where each text's words are among them, and the
+        words' type ids (as ``_rows`` gives them: ``_PADDING`` boundary rows before the first word).
 
         The texts are joined with two boundary words between them, which is what each text's
         features see past its ends anyway; held to O, they keep every stretch decoded below inside
@@ -391,21 +405,23 @@ class NerModel:
             bounds.append((len(words), len(words) + len(text)))
             words += text
         labels = np.zeros(len(words), dtype=np.intp)
+        ids = self._rows(words)
         if words:
-            self._decode(words, separators, labels)
-        return labels, bounds
+            self._decode(ids, separators, labels)
+        return labels, bounds, ids
 
-    def _decode(self, words: Sequence[str], held: list[int], labels: IntArray) -> None:
-        """Write the labels of ``words`` into ``labels``; the words at ``held`` stay O.
+    def _decode(self, ids: IntArray, held: list[int], labels: IntArray) -> None:
+        """Write the labels of the words with rows ``ids`` into ``labels``; the words at ``held``
+        stay O.
 
         Tokens surely O are fixed; the stretches between them are decoded: a lone token by the
         best label between two O, longer stretches together, as one batch of Viterbi passes that
         each start and end next to an O.
         """
-        emissions = self._emissions(words)
+        emissions = self._scores(ids)
         # 1 where a word is open, with a closed word before and after, so that its steps up and
         # down are where stretches start and end.
-        is_open = np.zeros(len(words) + 2, dtype=np.int8)
+        is_open = np.zeros(labels.size + 2, dtype=np.int8)
         margins = emissions[0, :-1] - _MAX(emissions[1:, :-1], axis=0)
         np.less(margins, O_MARGIN, out=is_open[1:-1])
         is_open[1:-1][held] = 0
@@ -435,7 +451,13 @@ class NerModel:
 
     def spans_of(self, texts: Sequence[Tokens]) -> list[list[tuple[int, int, EntityType]]]:
         """``token_spans`` of several texts, decoded together."""
-        labels, bounds = self._joint_labels([t.words for t in texts])
+        return self.read(texts)[0]
+
+    def read(self, texts: Sequence[Tokens]) -> tuple[list[list[tuple[int, int, EntityType]]], list[IntArray]]:
+        """``spans_of`` the texts, and the word-type id of each of their tokens: the same word has
+        the same id in every text until ``generation`` changes (so callers can keep facts by id)."""
+        labels, bounds, ids = self._joint_labels([t.words for t in texts])
+        types = [ids[start + _PADDING : end + _PADDING] for start, end in bounds]
         result: list[list[tuple[int, int, EntityType]]] = [[] for _ in texts]
         text = 0
         # Chunks come in order and never cross texts (the words between texts are O).
@@ -453,7 +475,7 @@ class NerModel:
                 kind,
             )
             result[text].append(span)  # type: ignore[arg-type]  # kind is one of the three literals
-        return result
+        return result, types
 
     def spans(self, text: str) -> list[tuple[int, int, EntityType]]:
         """PER, LOC and ORG mentions in ``text`` as character spans (OTH is recognised, not kept)."""
@@ -462,6 +484,8 @@ class NerModel:
 
 # Put between the words of texts decoded together: what a text's features see past its ends.
 _SEPARATOR = (BOUNDARY, BOUNDARY)
+# Boundary rows before and after a text's rows: its first and last words' neighbours at -2..+2.
+_PADDING = 2
 # A score that rules a label out (finite, so sums stay comparable).
 IMPOSSIBLE = -1e9
 # Label scores of a padding step: only O, at no cost.

@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 
+from services.tagger import ner
 from services.tagger.entities import EntityRecognizer
 from services.tagger.gazetteer import gazetteer
 from services.tagger.ner import (
@@ -306,3 +307,21 @@ def test_a_words_scores_do_not_depend_on_what_was_cached_before() -> None:
             word_by_word.tag_words([word])
     assert reversed_order == alone
     assert [word_by_word.tag_words(words) for words in sentences] == alone
+
+
+def test_known_names_are_found_the_same_after_the_recognisers_word_ids_are_handed_out_anew(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gazetteer's look-ups ride on the recogniser's word-type ids; when the recogniser clears
+    its word cache and gives the ids to other words, known names are still found as by the
+    gazetteer alone."""
+    recognizer = EntityRecognizer()
+    plain = "Die Sitzung dauerte bis zum Abend und endete ohne Beschluss."
+    names = "Kasachstan und Österreich verhandeln mit der Ukraine über Gas."
+    monkeypatch.setattr(ner, "CACHE_LIMIT", 5)  # every text clears the cache: ids are reused
+    recognizer.mentions(plain)
+    recognizer.mentions(names + " " + plain)
+    found = {(m.start, m.end, m.known.id if m.known else None) for m in recognizer.mentions(names)}
+    expected = {(m.start, m.end, m.entity.id) for m in gazetteer().find(names)}
+    assert len(expected) == 3
+    assert expected <= found
