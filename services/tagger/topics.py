@@ -323,13 +323,16 @@ class TopicRules:
         """
         low = text.lower()
         result: dict[str, float] = defaultdict(float)
-        counts = Counter(_WORD.findall(low))
-        # Set operations in C instead of a Python loop over every word: most words are no evidence.
+        found = _WORD.findall(low)
+        # Set operations in C instead of a Python loop over every word: most words are no evidence,
+        # so only the few that are get counted.
         known = self._known[language]
-        words = set(counts)
+        words = set(found)
         for word in words.difference(known):
             self.word_evidence(word, language)
-        for word in words.intersection(self._evidence_words[language]):
+        evidence = words.intersection(self._evidence_words[language])
+        counts = Counter(filter(evidence.__contains__, found))
+        for word in evidence:
             repeats = min(counts[word], MAX_COUNT_PER_PATTERN) * weight
             for target, pattern_weight in known[word]:
                 result[target] += repeats * pattern_weight
