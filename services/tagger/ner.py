@@ -92,7 +92,10 @@ def split_tokens(text: str) -> Tokens:
     if not spaced:
         return Tokens([], np.zeros(0, dtype=np.intp))
     spaced_lengths = np.fromiter(map(len, spaced), dtype=np.intp, count=len(spaced))
-    starts = np.cumsum(spaced_lengths) - spaced_lengths + first
+    # The ufunc and in-place steps: ``np.cumsum`` and new arrays cost more than the sums here.
+    starts = np.add.accumulate(spaced_lengths)
+    starts -= spaced_lengths
+    starts += first
     return Tokens(list(map(str.rstrip, spaced)), starts)
 
 
@@ -419,17 +422,16 @@ class NerModel:
         each start and end next to an O.
         """
         emissions = self._scores(ids)
-        # 1 where a word is open, with a closed word before and after, so that its steps up and
-        # down are where stretches start and end.
-        is_open = np.zeros(labels.size + 2, dtype=np.int8)
+        # True where a word is open, with a closed word before and after, so that its changes
+        # alternate between where a stretch starts and where it ends.
+        is_open = np.zeros(labels.size + 2, dtype=np.bool_)
         margins = emissions[0, :-1] - _MAX(emissions[1:, :-1], axis=0)
         np.less(margins, O_MARGIN, out=is_open[1:-1])
-        is_open[1:-1][held] = 0
-        steps = is_open[1:] - is_open[:-1]
-        (starts,) = (steps == 1).nonzero()
-        if starts.size == 0:
+        is_open[1:-1][held] = False
+        (changes,) = (is_open[1:] != is_open[:-1]).nonzero()
+        if changes.size == 0:
             return
-        (ends,) = (steps == -1).nonzero()
+        starts, ends = changes[::2], changes[1::2]
         lone = ends - starts == 1
         # The sums in the order the batched pass makes them, so that both give the same labels.
         alone = starts[lone]
@@ -504,14 +506,16 @@ def _batch_viterbi(
     is a few whole-array operations.
     """
     count, longest = starts.size, int(_MAX(lengths))
-    steps = np.arange(longest)
-    valid = steps[:, None] < lengths[None, :]
-    positions = np.where(valid, starts[None, :] + steps[:, None], emissions.shape[1] - 1)
+    steps = np.arange(longest)[:, None]
+    valid = steps < lengths
+    positions = np.where(valid, starts + steps, emissions.shape[1] - 1)
     batch = emissions[:, positions]  # (labels, steps, stretches)
     scores = [transitions[0][:, None] + batch[:, 0]]
+    into = transitions[:, :, None]  # (from, to, stretches)
     for step in range(1, longest):
-        candidates = scores[-1][:, None, :] + transitions[:, :, None]
-        scores.append(_MAX(candidates, axis=0) + batch[:, step])
+        best_in = _MAX(scores[-1][:, None, :] + into, axis=0)
+        best_in += batch[:, step]
+        scores.append(best_in)
     best = (scores[-1] + transitions[:, 0][:, None]).argmax(axis=0)
     path = np.zeros((longest, count), dtype=np.intp)
     path[longest - 1] = best
