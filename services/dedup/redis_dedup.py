@@ -135,6 +135,8 @@ end
 -- sentences count if it is the outlet's first article in its story (field 'o:<outlet tag>').
 local story_key = story_prefix .. story
 if outlet ~= 0 and redis.call('HSETNX', story_key, 'o:' .. outlet, 1) == 1 then count(fields) end
+-- Stale sentence counts go a few hashes at a time, as the clock makes their sweep due.
+sweep_counts(meta_key, meta[4], meta[3])
 
 -- 6. The story record (the first record of a member wins, as in RedisStoryStore.add).
 redis.call('HSETNX', story_key, member_field, member_head .. status .. member_tail)

@@ -26,7 +26,18 @@ command that uses the key).
   ``24 * shards`` inserts. (Redis 6.2 cannot expire single hash fields; this is what bounds memory
   instead.) A bucket's seqs are in insertion order, so its live ones are a tail.
 * ``{p}c:<2 bytes>``: per-outlet sentence counts (``RedisSentenceFrequency``; 65,536 hashes,
-  whatever ``shards`` is).
+  whatever ``shards`` is). A field counts the last two generations (``now // window``); once both
+  are older it counts as nothing, like a missing field, but a busy hash never expires whole, so
+  a sweep paced by the clock deletes such fields: 65,536 hash sweeps fall due per window (field
+  ``swept`` of ``{p}meta`` counts those done) and each script that counts (the dedup stage's: each
+  judged article) does up to 4 of those due. Bound: a stale field is deleted within one window of
+  going stale, or within 16,384 scripts when fewer run in a window, so no field outlives its last
+  count by more than three windows (2 live, 1 stale); a hash nobody writes expires whole by then.
+  Memory: the fields counted in the last three windows at most, about two windows' worth on
+  average (half of this generation, the last one, half of the one before); at ~20 sentences per
+  counted article, ~40 fields per article counted per window. Work: each hash is read once per
+  window, so per article the fields of about two windows over one window's articles, whatever
+  the size of the index.
 * Every hash carries a TTL of at least two windows past its last write, so an index that stops
   receiving articles empties itself. Its field ``_g`` says in which generation (``now // window``)
   the TTL was last renewed; it is read with the fields a script reads anyway, so a key's TTL is
@@ -62,6 +73,8 @@ DEFAULT_PREFIX = "newswire:dedup:{near}:3:"
 DEFAULT_SHARDS = 32768
 MAX_SHARDS = 65536  # a shard is named by 2 bytes
 RECORD_BLOCK = 1024
+COUNT_HASHES = 65536  # the sentence counts' hashes: the first 2 bytes of a field's 4
+SWEEP_BATCH = 4  # at most this many count hashes swept by one script
 
 # Lua shared by the scripts below. A script sets these locals first: p (key prefix), now, window,
 # shards. Every hash the index writes holds a field ``_g``: the generation (``now // window``)
@@ -93,16 +106,16 @@ local function write(key, seen, field, value)
 end
 """
 
-# The index. Sets: meta (seq, live, sweep, _g), min_seq; defines record(), live_part(), find(),
-# insert(). Needs the locals of _COMMON and: max_bucket, max_candidates, min_jaccard,
-# min_containment, article_id, id_key, content_hash, hash_key, sketch, size, outlet, anchors (a
-# list of 4-byte strings: the anchors as little-endian uint32, which are also their field names)
-# and anchor_keys (the bucket hash of each anchor).
+# The index. Sets: meta_key, meta (seq, live, _g, swept: see _SENTENCES), min_seq; defines
+# record(), live_part(), find(), insert(). Needs the locals of _COMMON and: max_bucket,
+# max_candidates, min_jaccard, min_containment, article_id, id_key, content_hash, hash_key, sketch,
+# size, outlet, anchors (a list of 4-byte strings: the anchors as little-endian uint32, which are
+# also their field names) and anchor_keys (the bucket hash of each anchor).
 _INDEX = """
 local horizon = now - window
 local slots = #sketch
 local meta_key = p .. 'meta'
-local meta = redis.call('HMGET', meta_key, 'seq', 'live', '_g')
+local meta = redis.call('HMGET', meta_key, 'seq', 'live', '_g', 'swept')
 -- Seqs only grow with time, so everything below the first record block still alive is dead:
 -- one number tells dead entries from live ones without touching their records.
 local live = tonumber(meta[2] or '0')
@@ -224,8 +237,15 @@ end
 # generation ``at`` (this) and in the one before (last), each up to min_articles. A count covers this
 # generation and the last, so between one and two windows of an outlet's unique articles. One field
 # per sentence and key names cut from f keep a sentence at one command to read it and one to count
-# it. Defines fields_of(blob), frequent(fields) (reads, and remembers what it read) and
-# count(fields). Needs the locals of _COMMON and min_articles (at most 255).
+# it. Defines fields_of(blob), frequent(fields) (reads, and remembers what it read), count(fields)
+# and sweep_counts(meta_key, swept, seen). Needs the locals of _COMMON and min_articles (at most 255).
+#
+# A field both of whose counts are older than the generations read (at < gen - 1) counts as 0,
+# exactly like a missing field, but busy hashes never expire whole, so such fields are deleted by a
+# sweep paced by the clock: COUNT_HASHES hash sweeps fall due per window (field 'swept' of {p}meta
+# says how many were done, counting from the epoch), and a script sweeps at most SWEEP_BATCH of those
+# due; so every hash is swept about once per window, and the work per article is the fields of one
+# window's hashes divided by the articles of a window, whatever the size of the index.
 _SENTENCES = """
 local counts_prefix = p .. 'c:'
 local read = {}
@@ -263,7 +283,44 @@ local function count(fields)
     end
   end
 end
-"""
+
+-- Deletes the stale fields of the hashes whose sweep is due; swept and seen: fields 'swept' and
+-- '_g' of meta_key as read by the caller.
+local function sweep_counts(meta_key, swept, seen)
+  local due = math.floor(now / window * COUNT_HASHES)
+  swept = tonumber(swept)
+  if swept and swept >= due then return end
+  -- The first sweep of an index starts now. More than a round behind (a pause, or fewer than
+  -- COUNT_HASHES / SWEEP_BATCH scripts a window), whole rounds are skipped but not the hashes next
+  -- in turn, so every hash is still swept within COUNT_HASHES / SWEEP_BATCH scripts.
+  if not swept then
+    swept = due
+  elseif swept < due - COUNT_HASHES then
+    swept = due - COUNT_HASHES + (swept - due) % COUNT_HASHES
+  end
+  local stale_before = (gen - 1) * 65536
+  for _ = 1, math.min(due - swept, SWEEP_BATCH) do
+    local key = counts_prefix .. struct.pack('<H', swept % COUNT_HASHES)
+    swept = swept + 1
+    local fields = redis.call('HGETALL', key)
+    local stale, kept = {}, 0
+    for f = 1, #fields, 2 do
+      if fields[f] ~= '_g' then
+        if tonumber(fields[f + 1]) < stale_before then stale[#stale + 1] = fields[f] else kept = kept + 1 end
+      end
+    end
+    if kept == 0 and #stale > 0 then
+      redis.call('DEL', key)
+    else
+      for first = 1, #stale, 1000 do  -- bounded arguments per command
+        redis.call('HDEL', key, unpack(stale, first, math.min(first + 999, #stale)))
+      end
+    end
+  end
+  redis.call('HSET', meta_key, 'swept', swept)
+  renew(meta_key, seen)
+end
+""".replace("COUNT_HASHES", str(COUNT_HASHES)).replace("SWEEP_BATCH", str(SWEEP_BATCH))
 MAX_MIN_ARTICLES = 255  # a count has 8 bits
 
 
@@ -343,7 +400,12 @@ local counting = ARGV[2] == '1'
     + """
 local fields = fields_of(ARGV[3])
 local found = frequent(fields)
-if counting then count(fields) end
+if counting then
+  count(fields)
+  local meta_key = p .. 'meta'
+  local meta = redis.call('HMGET', meta_key, 'swept', '_g')
+  sweep_counts(meta_key, meta[1], meta[2])
+end
 return found
 """
 )

@@ -4,13 +4,14 @@ in-memory path, the outlet template learnt across replicas, atomic across concur
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 import redis.asyncio as aioredis
 
 from services.dedup.near import InMemoryNearIndex, InMemorySentenceFrequency, NearDuplicateDetector
 from services.dedup.redis_dedup import RedisDeduplicator
-from services.dedup.redis_near import RedisLayout
+from services.dedup.redis_near import COUNT_HASHES, RedisLayout, shard_name
 from services.dedup.stories import InMemoryStoryStore, RedisStoryStore
 from services.dedup.verdict import Deduplicator
 from shared.messages import ArticleTagged
@@ -171,3 +172,21 @@ async def test_batch_gives_the_verdicts_of_one_call_per_article(
     await redis_client.flushdb()
     batch = await RedisDeduplicator(redis_client, layout).judge_many(events)
     assert [j.verdict for j in batch if not isinstance(j, Exception)] == one_by_one
+
+
+async def test_judging_sweeps_the_sentence_counts_due(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """The judging script runs the clock-paced sweep of the sentence counts: the hash whose turn it
+    is loses its stale counts and keeps the live ones."""
+    now = 1_800_000_000
+    gen = now // WINDOW
+    due = math.floor(now / WINDOW * COUNT_HASHES)  # as the script computes it
+    key = f"{layout.prefix}c:".encode() + shard_name((due - 1) % COUNT_HASHES)
+    await redis_client.hset(f"{layout.prefix}meta", "swept", due - 1)
+    await redis_client.hset(key, mapping={b"st": (gen - 2) * 65536 + 2, b"lv": (gen - 1) * 65536 + 1})
+
+    await RedisDeduplicator(redis_client, layout).judge(_event("a", 1, 1.0, "A", 1), now=now)
+
+    assert await redis_client.hgetall(key) == {b"lv": str((gen - 1) * 65536 + 1).encode()}
+    assert int(await redis_client.hget(f"{layout.prefix}meta", "swept") or 0) == due

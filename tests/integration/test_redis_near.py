@@ -11,10 +11,13 @@ import redis.asyncio as aioredis
 from services.dedup.fingerprint import NO_BOILERPLATE, Fingerprint, fingerprint
 from services.dedup.near import InMemoryNearIndex, InMemorySentenceFrequency, NearDuplicateDetector
 from services.dedup.redis_near import (
+    COUNT_HASHES,
     RECORD_BLOCK,
+    SWEEP_BATCH,
     RedisLayout,
     RedisNearIndex,
     RedisSentenceFrequency,
+    sentence_fields,
     shard_name,
 )
 from tests.story_texts import story_sentences
@@ -283,3 +286,54 @@ async def test_sweep_drops_what_points_into_an_expired_record_block(redis_client
     assert bucket_seqs and min(bucket_seqs) >= RECORD_BLOCK
     assert hashes and min(int(seq) for seq in hashes.values()) >= RECORD_BLOCK
     assert ids and set(ids) <= {f"art-{n}".encode() for n in range(RECORD_BLOCK - 1, RECORD_BLOCK + 48)}
+
+
+async def _count_fields(
+    client: aioredis.Redis, prefix: str, source: str, keys: frozenset[int]
+) -> dict[int, int]:
+    """The stored value of each (source, key)'s count field (absent ones left out)."""
+    found = {}
+    for field, key in sentence_fields(source, keys).items():
+        packed = struct.pack("<I", field)
+        value = await client.hget(prefix.encode() + b"c:" + packed[:2], packed[2:])
+        if value is not None:
+            found[key] = int(value)
+    return found
+
+
+async def test_stale_sentence_counts_are_swept_within_a_window(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """Counts older than the two generations read are deleted by the clock-paced sweep within a
+    window of going stale, though other articles keep their hashes busy; the last generation's
+    counts stay and still count."""
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    window = layout.window_seconds
+    start = (NOW // window) * window  # generation g
+    old, live = frozenset(range(1000, 1400)), frozenset(range(2000, 2050))
+    await frequency.count_many([("Outlet S", old)] * 2, now=start)
+    await frequency.count_many([("Outlet S", live)] * 2, now=start + 2 * window)  # old is stale now
+    assert len(await _count_fields(redis_client, layout.prefix, "Outlet S", old)) == len(old)
+
+    # Other articles over the next window and a half: enough scripts to keep pace with the clock
+    # (COUNT_HASHES sweeps a window, SWEEP_BATCH a script).
+    per_step = COUNT_HASHES // SWEEP_BATCH // 8
+    for step in range(1, 13):
+        busy = [("Outlet T", frozenset({step * per_step + n})) for n in range(per_step)]
+        await frequency.count_many(busy, now=start + 2 * window + step * window / 8)
+
+    later = start + 3.5 * window  # generation g + 3
+    assert await _count_fields(redis_client, layout.prefix, "Outlet S", old) == {}
+    assert len(await _count_fields(redis_client, layout.prefix, "Outlet S", live)) == len(live)
+    assert await frequency.frequent("Outlet S", live | old, now=later) == live
+
+
+async def test_the_sweep_starts_where_the_index_starts(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """A new index records where its sweep starts and sweeps nothing before any count is due."""
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    await frequency.count("Outlet S", frozenset({1}), now=NOW)
+    due = int(NOW) * COUNT_HASHES // layout.window_seconds
+    assert int(await redis_client.hget(f"{layout.prefix}meta", "swept") or 0) == due
+    assert await redis_client.ttl(f"{layout.prefix}meta") > 0
