@@ -1,11 +1,19 @@
-"""Redis's own work per judged article on the service's path, with the index pre-loaded.
+"""Redis's own work and memory per judged article on the service's path, index pre-loaded.
 
-Starts a throw-away ``redis-server`` (as ``evaluation.dedup_speed`` does). For each index size it
-empties Redis, pre-loads that many synthetic distinct articles through ``RedisNearIndex`` (random
-sketches and anchors, and 20 sentence counts each over 50 outlets, so the sentence hashes are as
-full as the index), then judges the real generated evaluation stream as the service does: a fresh
+Starts a throw-away ``redis-server`` (as ``evaluation.dedup_speed`` does). For each index size N
+it empties Redis and pre-loads the steady state of a wire that indexes N articles per window,
+half-way through a generation (synthetic distinct articles: random sketches and anchors, 20 sentence
+counts each over 50 outlets):
+
+* the index: N articles (one window of unique articles);
+* the sentence counts: N/2 articles' in this generation (come in over its first half), N in the
+  last and N/2 in the one before, which are stale: the sweep, paced by the clock, has deleted half
+  of those by now (without it busy hashes keep them for ever).
+
+Then it judges the real generated evaluation stream as the service does: a fresh
 ``RedisDeduplicator`` (an empty template cache, like a new process), ``judge_many`` in read
-batches of 100. Reported per judged article:
+batches of 100, with the clock advancing one window per N articles (so the clock-paced sweep of the
+sentence counts does its steady share of work). Reported per judged article:
 
 * Redis: microseconds inside the dedup script (``INFO commandstats``: EVALSHA ``usec``, which
   includes the commands the script runs; ``CONFIG RESETSTAT`` before), the server's CPU
@@ -13,11 +21,19 @@ batches of 100. Reported per judged article:
 * this process: CPU time (``time.process_time``) of ``judge_many`` (fingerprints, arguments,
   the round trips' encoding and decoding);
 * a digest of the verdicts (status, story), so a change of the script's Redis work can be shown
-  not to change a single verdict.
+  not to change a single verdict;
+* the sentence counts' sweep: count hashes swept per article during the stream, and the script
+  time per hash swept (after the stream: the same 2,048 counting calls with the clock standing,
+  then moving so each has its share of sweeps due; the difference over the hashes swept).
+
+And per indexed article, after the pre-load: Redis ``used_memory`` growth from the empty
+database, split by kind of key (``MEMORY USAGE`` of a sample of each kind's hashes, scaled), with
+the share of sampled hashes past Redis's compact encoding (ziplist in 6.2, listpack in 7).
 
 Redis's CPU is much less sensitive to other load on the machine than wall-clock throughput.
 
-``python -m evaluation.dedup_redis_cost [--sizes 10000,100000] [--runs 3]``
+``python -m evaluation.dedup_redis_cost [--sizes 10000,100000] [--runs 3] [--shards 32768]
+[--compact-entries 128]``
 """
 
 from __future__ import annotations
@@ -25,21 +41,52 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import random
 import statistics
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import redis.asyncio as aioredis
 
 from evaluation.common import data_dir
 from evaluation.dedup_sets import generate
-from evaluation.dedup_speed import BATCH, _events, _fill, _redis_cpu, redis_server
+from evaluation.dedup_speed import (
+    BATCH,
+    SYNTHETIC_OUTLETS,
+    SYNTHETIC_SENTENCES,
+    _events,
+    _redis_cpu,
+    _synthetic,
+    redis_server,
+)
 from services.dedup.redis_dedup import RedisDeduplicator
-from services.dedup.redis_near import RedisLayout, RedisNearIndex, RedisSentenceFrequency
+from services.dedup.redis_near import (
+    COUNT_HASHES,
+    DEFAULT_SHARDS,
+    RECORD_BLOCK,
+    SWEEP_BATCH,
+    RedisLayout,
+    RedisNearIndex,
+    RedisSentenceFrequency,
+    shard_name,
+)
 from shared.messages import ArticleTagged
+
+CHUNK = 10_000  # synthetic articles made at a time
+PIPELINE = 500  # script calls per round trip while pre-loading
+SAMPLED = 400  # hashes of each kind whose memory is measured
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Redis memory after the pre-load, per indexed article."""
+
+    used: float  # used_memory growth per indexed article
+    kinds: dict[str, float]  # estimated bytes per indexed article by kind of key
+    big: dict[str, float] = field(default_factory=dict)  # share of sampled hashes not compact
 
 
 @dataclass(frozen=True)
@@ -50,18 +97,120 @@ class Probe:
     calls: float  # script calls per judged article
     commands: Counter[str]  # commands per judged article, inside scripts too
     verdicts: str  # digest of (article id, status, story) in order
+    memory: Memory
+    sweep_us: float = 0.0  # script usec per count hash swept (see _sweep_cost)
+    sweeps: float = 0.0  # count hashes swept per judged article
+
+
+async def _preload(
+    client: aioredis.Redis, layout: RedisLayout, size: int, now: int, rng: np.random.Generator
+) -> None:
+    """The steady state of ``size`` indexed articles per window, at ``now`` (see module doc)."""
+    index = RedisNearIndex(client, layout)
+    frequency = RedisSentenceFrequency(client, layout)
+    window = layout.window_seconds
+    for offset in range(0, size, CHUNK):
+        items = _synthetic(min(CHUNK, size - offset), offset, rng)
+        for b in range(0, len(items), PIPELINE):
+            await index.check_and_insert_many(items[b : b + PIPELINE], now=now)
+    # (from, to, articles): this generation's counts come in over its first half, as the clock
+    # (and the sweep with it) moves on, so the sweep is half a round into this generation.
+    this_generation = now - now % window
+    counted = [
+        (now - 2 * window, now - 2 * window, size // 2),
+        (now - window, now - window, size),
+        (this_generation, now, size - size // 2),
+    ]
+    # Past 100,000 a script counts several articles of an outlet at once (their random keys are
+    # distinct, so the counts stored are the same) to keep the pre-load short; still enough scripts
+    # to keep the sweep's pace.
+    together = max(1, size // 100_000)
+    for first, last, articles in counted:
+        for offset in range(0, articles, CHUNK):
+            keys = rng.integers(0, 2**62, size=(min(CHUNK, articles - offset), SYNTHETIC_SENTENCES))
+            sentences = [
+                (f"outlet-{o}", [int(k) for k in rows[g : g + together].flat])
+                for o in range(SYNTHETIC_OUTLETS)
+                for rows in [keys[o::SYNTHETIC_OUTLETS]]
+                for g in range(0, len(rows), together)
+            ]
+            for b in range(0, len(sentences), PIPELINE):
+                moment = first + (last - first) * (offset + b * len(keys) // len(sentences)) // articles
+                await frequency.count_many(sentences[b : b + PIPELINE], now=moment)
+
+
+async def _memory(client: aioredis.Redis, layout: RedisLayout, size: int, base: int) -> Memory:
+    """Memory per indexed article; each kind of hash estimated from a sample of its keys."""
+    used = int((await client.info("memory"))["used_memory"]) - base
+    prefix = layout.prefix.encode()
+    sample = random.Random(1)  # noqa: S311 - which keys to sample, not security
+    kinds: dict[str, float] = {}
+    big: dict[str, float] = {}
+    shards = range(layout.shards)
+    groups = {
+        "anchors (x:)": [prefix + b"x:" + shard_name(n) for n in shards],
+        "exact hashes (h:)": [prefix + b"h:" + shard_name(n) for n in shards],
+        "article ids (i:)": [prefix + b"i:" + shard_name(n) for n in shards],
+        "sentence counts (c:)": [prefix + b"c:" + shard_name(n) for n in range(COUNT_HASHES)],
+        "records (r:)": [prefix + f"r:{n}".encode() for n in range(size // RECORD_BLOCK + 1)],
+    }
+    for kind, keys in groups.items():
+        picked = sample.sample(keys, min(SAMPLED, len(keys)))
+        usage = [int(await client.memory_usage(k, samples=0) or 0) for k in picked]
+        kinds[kind] = sum(usage) / len(picked) * len(keys) / size
+        encodings = [await client.object("encoding", k) for k in picked]
+        present = [e for e in encodings if e is not None]
+        if present and kind != "records (r:)":
+            big[kind] = sum(e == b"hashtable" for e in present) / len(present)
+    return Memory(used / size, kinds, big)
+
+
+async def _script_us(client: aioredis.Redis) -> float:
+    stats = await client.info("commandstats")
+    return float(stats.get("cmdstat_evalsha", {}).get("usec", 0))
+
+
+async def _sweep_cost(client: aioredis.Redis, layout: RedisLayout, now: int) -> float:
+    """Script usec per count hash swept: the same counting calls with the clock standing at ``now``
+    (no sweep due) and moving (SWEEP_BATCH hashes due a call), their difference over hashes swept."""
+    frequency = RedisSentenceFrequency(client, layout)
+    calls = 2048  # the moving clock covers 1/8 window: it stays in the probe's generation
+    step = SWEEP_BATCH * layout.window_seconds / COUNT_HASHES
+    meta = f"{layout.prefix}meta"
+    behind = True
+    while behind:  # the sweeps still due at `now` first (a slow wire's sweep lags the clock)
+        before = await client.hget(meta, "swept")
+        await frequency.count_many([("sweep", [n]) for n in range(PIPELINE)], now=now)
+        behind = await client.hget(meta, "swept") != before
+    usec, swept = [], []
+    for moving in (False, True):
+        start = int(await client.hget(meta, "swept") or 0)
+        await client.config_resetstat()
+        for n in range(calls):
+            await frequency.count("sweep", [n], now=now + n * step if moving else now)
+        usec.append(await _script_us(client))
+        swept.append(int(await client.hget(meta, "swept") or 0) - start)
+    return (usec[1] - usec[0]) / max(swept[1] - swept[0], 1)
 
 
 async def _probe(
-    client: aioredis.Redis, layout: RedisLayout, events: Sequence[ArticleTagged], now: float
+    client: aioredis.Redis,
+    layout: RedisLayout,
+    events: Sequence[ArticleTagged],
+    now: int,
+    size: int,
+    memory: Memory,
 ) -> Probe:
     deduplicator = RedisDeduplicator(client, layout)
     judged: list[str] = []
+    step = layout.window_seconds / size  # the clock of a wire judging `size` articles a window
+    meta = f"{layout.prefix}meta"
+    swept = int(await client.hget(meta, "swept") or 0)
     await client.config_resetstat()
     redis_before = await _redis_cpu(client)
     cpu = time.process_time()
     for b in range(0, len(events), BATCH):
-        for result in await deduplicator.judge_many(events[b : b + BATCH], now=now):
+        for result in await deduplicator.judge_many(events[b : b + BATCH], now=now + b * step):
             if isinstance(result, Exception):
                 raise result
             judged.append(f"{result.article.id} {result.verdict.status} {result.verdict.story_id}")
@@ -69,6 +218,7 @@ async def _probe(
     redis_cpu = await _redis_cpu(client) - redis_before
     stats = await client.info("commandstats")
     n = len(events)
+    swept = int(await client.hget(meta, "swept") or 0) - swept
     commands: Counter[str] = Counter()
     script_us = 0.0
     calls = 0
@@ -87,29 +237,47 @@ async def _probe(
         calls / n,
         Counter({k: v / n for k, v in commands.items()}),
         hashlib.sha256("\n".join(judged).encode()).hexdigest()[:16],
+        memory,
+        sweeps=swept / n,
     )
 
 
-async def measure(url: str, sizes: Sequence[int], runs: int) -> dict[int, list[Probe]]:
+async def measure(
+    url: str, sizes: Sequence[int], runs: int, shards: int, compact_entries: int | None = None
+) -> dict[int, list[Probe]]:
     docs = generate(data_dir()).docs
     events = _events(docs)
-    client = aioredis.Redis.from_url(url, socket_timeout=600)
-    layout = RedisLayout()
-    index = RedisNearIndex(client, layout)
-    frequency = RedisSentenceFrequency(client, layout)
-    now = time.time()
+    client = aioredis.Redis.from_url(url, socket_timeout=1200)
+    if compact_entries is not None:
+        # Redis 6.2's name; Redis 7 takes it as an alias of hash-max-listpack-entries.
+        await client.config_set("hash-max-ziplist-entries", compact_entries)
+    layout = RedisLayout(shards=shards)
+    window = layout.window_seconds
+    # The middle of the next generation: the stream never crosses into another one (the probe
+    # spans len(events) / size < 1/2 window), and every key's expiry stays in the future.
+    now = (int(time.time()) // window + 1) * window + window // 2
     results: dict[int, list[Probe]] = {}
     try:
         for size in sizes:
+            if 2 * len(events) >= size:
+                raise ValueError(f"index size {size} must exceed twice the stream's {len(events)} articles")
             for run in range(runs):
                 await client.flushdb()
-                await _fill(index, frequency, size, 0, now, np.random.default_rng(7 + run))
-                probe = await _probe(client, layout, events, now)
+                base = int((await client.info("memory"))["used_memory"])
+                started = time.perf_counter()
+                await _preload(client, layout, size, now, np.random.default_rng(7 + run))
+                loaded = time.perf_counter() - started
+                memory = await _memory(client, layout, size, base)
+                probe = await _probe(client, layout, events, now, size, memory)
+                last = now + len(events) * window // size
+                probe = replace(probe, sweep_us=await _sweep_cost(client, layout, last))
                 results.setdefault(size, []).append(probe)
                 print(
-                    f"{size:>9,} indexed, run {run + 1}: script {probe.script_us:6.1f} us, "
-                    f"redis CPU {probe.redis_cpu_us:6.1f} us, process CPU {probe.process_cpu_us:6.0f} us, "
-                    f"{probe.calls:.3f} calls, verdicts {probe.verdicts}",
+                    f"{size:>9,} indexed, run {run + 1} (pre-load {loaded:.0f} s wall): script "
+                    f"{probe.script_us:6.1f} us, redis CPU {probe.redis_cpu_us:6.1f} us, process CPU "
+                    f"{probe.process_cpu_us:6.0f} us, {probe.calls:.3f} calls, verdicts {probe.verdicts}, "
+                    f"memory {memory.used:,.0f} B/article, {probe.sweeps:.3f} count hashes swept "
+                    f"per article at {probe.sweep_us:.1f} us each",
                     flush=True,
                 )
     finally:
@@ -120,8 +288,9 @@ async def measure(url: str, sizes: Sequence[int], runs: int) -> dict[int, list[P
 def report(results: dict[int, list[Probe]]) -> str:
     lines = [
         "| indexed | script µs/article (Redis) | Redis CPU µs/article | process CPU µs/article "
-        "| script calls/article | Redis commands/article (top 6) | verdicts |",
-        "|---|---|---|---|---|---|---|",
+        "| script calls/article | Redis commands/article (top 6) | count hashes swept/article "
+        "| script µs per hash swept | verdicts |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for size, probes in results.items():
         commands: Counter[str] = Counter()
@@ -137,8 +306,24 @@ def report(results: dict[int, list[Probe]]) -> str:
             f"| {size:,} | {median([p.script_us for p in probes])} "
             f"| {median([p.redis_cpu_us for p in probes])} "
             f"| {median([p.process_cpu_us for p in probes])} | {probes[0].calls:.3f} | {total:.1f} ({top}) "
+            f"| {statistics.median([p.sweeps for p in probes]):.3f} | {median([p.sweep_us for p in probes])} "
             f"| {', '.join(sorted({p.verdicts for p in probes}))} |"
         )
+    kinds = list(next(iter(results.values()))[0].memory.kinds)
+    lines += [
+        "",
+        "Redis memory per indexed article after the pre-load (B; by kind: sampled `MEMORY USAGE`, "
+        "scaled; in brackets the share of sampled hashes past the compact encoding):",
+        "",
+        "| indexed | used_memory | " + " | ".join(kinds) + " |",
+        "|---|---|" + "---|" * len(kinds),
+    ]
+    for size, probes in results.items():
+        memory = probes[0].memory
+        cells = [
+            f"{memory.kinds[k]:,.0f}" + (f" ({memory.big[k]:.0%})" if k in memory.big else "") for k in kinds
+        ]
+        lines.append(f"| {size:,} | {memory.used:,.0f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -146,10 +331,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000", help="index sizes, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="runs per size (a fresh pre-load each)")
+    parser.add_argument("--shards", type=int, default=DEFAULT_SHARDS, help="hashes per kind of index key")
+    parser.add_argument(
+        "--compact-entries",
+        type=int,
+        help="Redis's hash-max-ziplist-entries (listpack in Redis 7; default 128): the most fields a "
+        "hash keeps in the compact encoding",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     with redis_server() as url:
-        results = asyncio.run(measure(url, sizes, args.runs))
+        results = asyncio.run(measure(url, sizes, args.runs, args.shards, args.compact_entries))
     print(report(results))
     return 0
 
