@@ -337,3 +337,29 @@ async def test_the_sweep_starts_where_the_index_starts(
     due = int(NOW) * COUNT_HASHES // layout.window_seconds
     assert int(await redis_client.hget(f"{layout.prefix}meta", "swept") or 0) == due
     assert await redis_client.ttl(f"{layout.prefix}meta") > 0
+
+
+async def test_a_sweep_rounds_behind_goes_on_with_the_next_hash(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """A sweep more than a round behind the clock (too few scripts) skips whole rounds only: it
+    goes on with the hash next in turn, so no hash is left out."""
+    window = layout.window_seconds
+    start = (NOW // window) * window
+    gen = int(start) // window
+    done = int(start) * COUNT_HASHES // window + 12_345  # the next hash in turn: 12,345
+    meta = f"{layout.prefix}meta"
+    await redis_client.hset(meta, "swept", done)
+    now = start + 3 * window + 100  # more than three rounds due
+    key = f"{layout.prefix}c:".encode() + shard_name(12_345)
+    await redis_client.hset(key, b"st", (gen - 1) * 65536 + 2)  # stale at generation gen + 3
+
+    await RedisSentenceFrequency(redis_client, layout).count("Outlet S", frozenset({1}), now=now)
+
+    assert await redis_client.hexists(key, b"st") is False
+    due = int(now) * COUNT_HASHES // window
+    assert (
+        int(await redis_client.hget(meta, "swept") or 0) % COUNT_HASHES
+        == (12_345 + SWEEP_BATCH) % COUNT_HASHES
+    )
+    assert int(await redis_client.hget(meta, "swept") or 0) > due - COUNT_HASHES
