@@ -94,10 +94,13 @@ class EntityRecognizer:
             self._starts_name = grown
         flags = self._starts_name[ids]
         (unknown,) = (flags == _UNKNOWN).nonzero()
-        if unknown.size:  # word types new to this table
-            for index in unknown.tolist():
-                starts = self.gazetteer.starts_name(tokens.words[index])
-                self._starts_name[ids[index]] = _STARTS if starts else _STARTS_NOTHING
+        if unknown.size:  # word types new to this table: look each up once
+            words = map(tokens.words.__getitem__, unknown.tolist())
+            new_types = dict(zip(ids[unknown].tolist(), words, strict=True))
+            starts_name = self.gazetteer.starts_name
+            self._starts_name[list(new_types)] = [
+                _STARTS if starts_name(word) else _STARTS_NOTHING for word in new_types.values()
+            ]
             flags = self._starts_name[ids]
         (starts,) = (flags == _STARTS).nonzero()
         return starts.tolist()

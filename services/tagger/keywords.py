@@ -71,9 +71,8 @@ def _phrases(text: str, language: str) -> list[Phrase]:
         if len(kinds) >= KIND_CACHE_LIMIT:
             kinds.clear()
         stop = stopwords(language)
-        for low in lowered:
-            if low not in kinds:
-                kinds[low] = _kind(low, stop)
+        for low in set(lowered).difference(kinds):
+            kinds[low] = _kind(low, stop)
         flags = "".join(map(kinds.__getitem__, lowered))
     phrases: list[Phrase] = []
     for run in _PHRASE_RUN.finditer(flags):
