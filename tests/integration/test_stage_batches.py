@@ -75,14 +75,23 @@ async def test_one_failed_event_of_a_batch_fails_alone(redis_client: aioredis.Re
     assert (await redis_client.xpending(INPUT, SERVICE))["pending"] == 0
 
 
+@pytest.mark.parametrize(
+    ("bad_entry", "kept"),
+    [
+        ({"__data__": b"\x00 not a FastStream envelope"}, b"\x00 not a FastStream envelope"),
+        # Another client's entry, without FastStream's field: the letter keeps its fields as JSON.
+        ({"headline": "hand-written", "note": "no envelope"}, b'"note": "no envelope"'),
+    ],
+    ids=["garbage-envelope", "foreign-fields"],
+)
 async def test_an_undecodable_entry_in_a_batch_is_dead_lettered_and_the_rest_flow(
-    redis_client: aioredis.Redis, redis_url: str
+    redis_client: aioredis.Redis, redis_url: str, bad_entry: dict[str, str | bytes], kept: bytes
 ) -> None:
     """An entry that is not a message at all (written by hand into the stage stream) does not stop the
     batch around it for good: every good entry is handled once, the bad one is dead-lettered as
-    undecodable, and nothing is left pending."""
+    undecodable with what it held, and nothing is left pending."""
     await _fill(redis_url)
-    await redis_client.xadd(INPUT, {"__data__": b"\x00 not a FastStream envelope"})
+    await redis_client.xadd(INPUT, bad_entry)
     await _fill(redis_url)
     settings = Settings(
         redis_url=redis_url, read_batch=50, claim_idle_ms=300, delivery_cap=2, poll_interval_ms=50
@@ -109,4 +118,5 @@ async def test_an_undecodable_entry_in_a_batch_is_dead_lettered_and_the_rest_flo
     entries = await redis_client.xrange(dead_letter_stream(SERVICE))
     letters = [DeadLetter.decode(fields) for _, fields in entries]
     assert len(letters) == 1 and "undecodable" in letters[0]["error"], letters
+    assert kept in letters[0]["payload"]
     assert (await redis_client.xpending(INPUT, SERVICE))["pending"] == 0
