@@ -69,7 +69,10 @@ def configure_logging(
         renderer = structlog.processors.JSONRenderer()
         last.append(structlog.processors.format_exc_info)
     else:
-        renderer = structlog.dev.ConsoleRenderer()
+        # Tracebacks without their frames' locals: those may hold article bodies or keys.
+        renderer = structlog.dev.ConsoleRenderer(
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False)
+        )
 
     # Our own lines go straight to the stream: through the stdlib's logging machinery a line cost
     # ~4x as much, and every processed message writes one.

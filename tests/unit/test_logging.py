@@ -58,3 +58,21 @@ def test_bodies_and_secrets_are_redacted(captured: io.StringIO) -> None:
     (line,) = _lines(captured)
     assert "Der volle Text" not in captured.getvalue()
     assert line["api_key"] == line["secret"] == line["body"] == "[redacted]"
+
+
+def test_console_tracebacks_leave_out_the_frames_locals() -> None:
+    """On a terminal a failure's traceback is shown, but not its frames' local variables: they may
+    hold an article's body or a key."""
+    stream = io.StringIO()
+    configure_logging("tagger", log_format="console", stream=stream)
+    planted = " ".join(("Der", "volle", "Text"))  # built, so the traceback's source lines do not show it
+
+    def fail(body: str) -> None:
+        raise ValueError("cannot tag")
+
+    try:
+        fail(planted)
+    except ValueError as error:
+        structlog.stdlib.get_logger("t").warning("message.failed", exc_info=error)
+    assert "cannot tag" in stream.getvalue()
+    assert planted not in stream.getvalue()
