@@ -33,7 +33,7 @@ the share of sampled hashes past Redis's compact encoding (ziplist in 6.2, listp
 Redis's CPU is much less sensitive to other load on the machine than wall-clock throughput.
 
 ``python -m evaluation.dedup_redis_cost [--sizes 10000,100000] [--runs 3] [--shards 32768]
-[--compact-entries 128]``
+[--compact-entries 512]``
 """
 
 from __future__ import annotations
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compact-entries",
         type=int,
-        help="Redis's hash-max-ziplist-entries (listpack in Redis 7; default 128): the most fields a "
+        help="Redis's hash-max-ziplist-entries (listpack in Redis 7; default 512): the most fields a "
         "hash keeps in the compact encoding",
     )
     args = parser.parse_args(argv)
