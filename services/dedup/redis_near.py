@@ -33,19 +33,24 @@ command that uses the key).
   judged article) does up to 4 of those due. Bound: a stale field is deleted within one window of
   going stale, or within 16,384 scripts when fewer run in a window, so no field outlives its last
   count by more than three windows (2 live, 1 stale); a hash nobody writes expires whole by then.
-  Memory: the fields counted in the last three windows at most, about two windows' worth on
-  average (half of this generation, the last one, half of the one before); at ~20 sentences per
-  counted article, ~40 fields per article counted per window. Work: each hash is read once per
-  window, so per article the fields of about two windows over one window's articles, whatever
-  the size of the index.
+  Memory: the fields counted in the last three windows at most, about 1.75 windows' worth on
+  average (half of this generation, the last one, half of the one before not swept yet); at ~20
+  sentences per counted article, ~35 fields per article counted in a window. Work: each hash is
+  read once per window, so per article the fields of those ~1.75 windows over one window's
+  articles, whatever the size of the index (measured with ``evaluation.dedup_redis_cost``: a
+  hash swept costs ~15 µs of script time at 10,000 articles a window, where a script sweeps its
+  cap of 4, and ~360 µs at 1,000,000, where one is due every ~15 articles: ~25 µs an article).
 * Every hash carries a TTL of at least two windows past its last write, so an index that stops
   receiving articles empties itself. Its field ``_g`` says in which generation (``now // window``)
   the TTL was last renewed; it is read with the fields a script reads anyway, so a key's TTL is
   renewed once per generation rather than on every write (in the same HSET as the field written).
 
 A check reads a fixed number of hash fields (one per anchor, plus the id and the hash), judges at
-most ``MAX_CANDIDATES`` records, and an insert writes a fixed number, so the cost per article does
-not grow with the number of indexed articles.
+most ``MAX_CANDIDATES`` records, and an insert writes a fixed number, so the commands per article
+do not grow with the number of indexed articles. The fields per hash do (``16 * indexed / shards``
+anchors, ~35 times the articles of a window over 65,536 count hashes), and with them the time of
+each command in a compact hash (a linear scan); past Redis's hash-max-listpack-entries (512 by
+default) a hash leaves the compact encoding and its fields take several times the memory.
 """
 
 from __future__ import annotations
