@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,21 @@ def test_bad_items_are_rejected_in_place_and_the_rest_go_on() -> None:
     assert [line["status"] for line in lines] == ["unique", "rejected", "rejected"]
     assert "JSON" in lines[1]["error"] and "<stdin>:2" in lines[1]["error"]
     assert "missing.xyz" in lines[2]["error"]
+
+
+def test_the_seed_page_carries_its_expected_reading_in_the_published_document() -> None:
+    """The scraped seed page, read and tagged by `newswire process`, names at least the people,
+    places and organisations of its expected reading and carries its top-level IPTC topics."""
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "tagging"
+    expected = json.loads((fixtures / "000_f9cc83e86fb4ea15.expected.json").read_text(encoding="utf-8"))
+    (line,) = _run([str(SAMPLES / "01_seed_deutsche_tageszeitung.txt")])
+    article = line["article"]
+    for kind in ("people", "places", "organisations"):
+        names = {ref["name"] for ref in article.get(kind, [])} | {e["text"] for e in line["entities"]}
+        for wanted in expected["entities_expected_at_least"][kind]:
+            parts = re.fullmatch(r"(.+) \((.+)\)", wanted)  # "Long Name (ABBR)": both parts
+            assert ({parts.group(1), parts.group(2)} if parts else {wanted}) <= names, (kind, wanted)
+    codes = {subject.get("literal") for subject in article["subjects"] if subject["rel"] == "about"}
+    for topic in expected["iptc_top_level_expected"]:
+        code = re.search(r"medtop:\d+", topic)
+        assert code is not None and code.group() in codes, topic
