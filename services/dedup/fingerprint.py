@@ -53,6 +53,11 @@ NUM_PERM = 128
 ANCHORS = 16
 MINHASH_SEED = 1
 _ACCIDENTAL = 1.0 / 256  # chance that two different 8-bit slots agree
+# Fewer agreeing slots than this are no evidence: 128 slots agree by accident ~0.5 times on average,
+# and 7 or more about once in a million pairs. Without the floor, 2 accidental agreements between a
+# 10-shingle brief and an unrelated 1,000-shingle article imply containment ~1, and a large index
+# offers every article such chance candidates through its anchors.
+MIN_AGREEING_SLOTS = 7
 _SKETCH_SLOT = np.dtype("u1")
 
 _NON_WORD = re.compile(r"[\W_]+")
@@ -493,14 +498,16 @@ def estimate_jaccard(a: bytes, b: bytes) -> float:
     """Jaccard similarity estimated from two sketches (0.0 for empty or mismatched ones).
 
     The share of agreeing slots, corrected for the 1/256 chance that two 8-bit slots agree
-    although their full MinHash values differ.
+    although their full MinHash values differ; 0.0 below ``MIN_AGREEING_SLOTS`` agreeing slots.
     """
     if not a or len(a) != len(b):
         return 0.0
     left = np.frombuffer(a, dtype=_SKETCH_SLOT)
     right = np.frombuffer(b, dtype=_SKETCH_SLOT)
-    agree = float(np.count_nonzero(left == right)) / len(left)
-    return max(0.0, (agree - _ACCIDENTAL) / (1.0 - _ACCIDENTAL))
+    agreeing = int(np.count_nonzero(left == right))
+    if agreeing < MIN_AGREEING_SLOTS:
+        return 0.0
+    return max(0.0, (agreeing / len(left) - _ACCIDENTAL) / (1.0 - _ACCIDENTAL))
 
 
 def containment_from_jaccard(jaccard: float, size_a: int, size_b: int) -> float:

@@ -63,7 +63,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from services.dedup.fingerprint import Fingerprint
+from services.dedup.fingerprint import MIN_AGREEING_SLOTS, Fingerprint
 from services.dedup.near import (
     DEFAULT_THRESHOLDS,
     DEFAULT_WINDOW_SECONDS,
@@ -192,9 +192,10 @@ local function find()
       for i = 1, slots do
         if mine[i] == theirs[i] then agree = agree + 1 end
       end
-      -- 8-bit slots agree by accident 1 time in 256: the same correction as estimate_jaccard.
+      -- 8-bit slots agree by accident 1 time in 256: the same correction and the same floor of
+      -- agreeing slots as estimate_jaccard.
       local jaccard = (agree / slots - 1 / 256) / (1 - 1 / 256)
-      if jaccard < 0 then jaccard = 0 end
+      if jaccard < 0 or agree < min_agreeing_slots then jaccard = 0 end
       local containment = jaccard / (1 + jaccard) * (size + n) / math.min(size, n)
       if containment > 1 then containment = 1 end
       if jaccard >= min_jaccard or containment >= min_containment then
@@ -477,6 +478,7 @@ def index_config(
         "max_candidates": max_candidates,
         "min_jaccard": thresholds.min_jaccard,
         "min_containment": thresholds.min_containment,
+        "min_agreeing_slots": MIN_AGREEING_SLOTS,
     }
 
 

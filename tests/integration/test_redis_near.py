@@ -84,6 +84,20 @@ async def test_exact_copy_and_unrelated_story(redis_client: aioredis.Redis, layo
     assert await index.check_and_insert("c", fingerprint(*OTHER), now=NOW + 2) is None
 
 
+async def test_a_brief_is_not_matched_to_a_long_article_by_accidental_slot_agreements(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """A 10-shingle brief that shares one anchor with an unrelated 1,000-shingle article and agrees
+    with its sketch in 2 of 128 slots (8-bit slots agree by accident 1 time in 256) is unique, in
+    Redis and in memory alike: those agreements would otherwise imply the brief lies inside it."""
+    long = Fingerprint("aa" * 16, bytes(range(128)), 1000, tuple(range(1, 17)))
+    sketch = bytes([0, 1] + [255 - slot for slot in range(2, 128)])  # slots 0 and 1 agree
+    brief = Fingerprint("bb" * 16, sketch, 10, (1, *range(5000, 5015)))
+    for index in (RedisNearIndex(redis_client, layout), InMemoryNearIndex()):
+        assert await index.check_and_insert("long", long, now=NOW) is None
+        assert await index.check_and_insert("brief", brief, now=NOW + 1) is None
+
+
 async def test_stubs_sharing_the_legal_sentence_are_unique(
     redis_client: aioredis.Redis, layout: RedisLayout
 ) -> None:
