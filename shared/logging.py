@@ -75,7 +75,7 @@ def configure_logging(
         )
 
     # Our own lines go straight to the stream: through the stdlib's logging machinery a line cost
-    # ~4x as much, and every processed message writes one.
+    # ~3x as much, and every processed message writes one.
     structlog.configure(
         processors=[*common, *last, renderer],
         logger_factory=structlog.WriteLoggerFactory(file=out),

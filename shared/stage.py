@@ -133,7 +133,7 @@ def entry_payload(fields: Mapping[bytes, bytes]) -> tuple[bytes, dict[str, Any]]
     """
     data = fields.get(bDATA_KEY)
     if data is None:
-        as_text = {_text(key): _text(value) for key, value in fields.items()}
+        as_text = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
         return json.dumps(as_text, ensure_ascii=False).encode(), {}
     return BinaryMessageFormatV1.parse(data)
 
@@ -164,10 +164,6 @@ async def parse_batch_raw(
 def keep_raw(message: RedisBatchStreamMessage) -> list[bytes]:
     """The decoder for ``parse_batch_raw``'s messages: the entries stay bytes until validated."""
     return list(message.body)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 @dataclass
