@@ -172,7 +172,7 @@ def markdown(result: Result) -> str:
             f"The dedup service alone drains {result.articles} real tagged articles (other articles in each "
             "run) with the index pre-loaded with synthetic distinct articles through `RedisNearIndex` and "
             "the service's layout. Memory: growth of Redis `used_memory` over the pre-load, divided by the "
-            "articles pre-loaded (index records, anchor buckets, hash and id maps; per-outlet sentence "
+            "articles pre-loaded (index records, anchor buckets; per-outlet sentence "
             "counts and story records are not in the pre-load). Median (min-max) of the runs.",
             "",
             "| indexed articles | dedup alone, articles/s | Redis bytes per indexed article "

@@ -150,7 +150,6 @@ async def _memory(client: aioredis.Redis, layout: RedisLayout, size: int, base: 
     groups = {
         "anchors (x:)": [prefix + b"x:" + shard_name(n) for n in shards],
         "exact hashes (h:)": [prefix + b"h:" + shard_name(n) for n in shards],
-        "article ids (i:)": [prefix + b"i:" + shard_name(n) for n in shards],
         "sentence counts (c:)": [prefix + b"c:" + shard_name(n) for n in range(COUNT_HASHES)],
         "records (r:)": [prefix + f"r:{n}".encode() for n in range(size // RECORD_BLOCK + 1)],
     }

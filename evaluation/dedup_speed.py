@@ -344,8 +344,8 @@ def run(data: Path) -> str:
             "|---|---|---|---|---|",
             *flat,
             "",
-            f"Redis `used_memory` per indexed article at {MEMORY_AT:,} (index records, anchors, "
-            f"exact-hash and id maps, per-outlet sentence counts): **{per_article:,.0f} B**. "
+            f"Redis `used_memory` per indexed article at {MEMORY_AT:,} (index records, anchors, exact "
+            f"hashes of texts without a shingle, per-outlet sentence counts): **{per_article:,.0f} B**. "
             f"Story records (`newswire:story:*`, `newswire:story-of:*`, kept one window) add "
             f"{story_bytes:,.0f} B per judged article on the handler path.",
             "",

@@ -44,8 +44,11 @@ DEFAULT_WINDOW_SECONDS = 72 * 3600
 # Anchors shared by more indexed articles than this are common phrases or boilerplate: the bucket
 # stops growing (it keeps its earliest members), so one hot phrase cannot make checks slow.
 MAX_BUCKET = 8
-# Candidates judged per check, earliest first: bounds a check's time when anchors are common.
+# Candidates judged per check (those sharing the most anchors, then the earliest), earliest first:
+# bounds a check's time when anchors are common.
 MAX_CANDIDATES = 48
+# Bytes of the content hash an indexed article keeps: they tell an exact copy among the candidates.
+EXACT_HEAD_BYTES = 8
 # An outlet's sentence seen in this many of its earlier articles is template.
 MIN_SOURCE_ARTICLES = 2
 
@@ -92,9 +95,10 @@ class NearDuplicateIndex(Protocol):
     ) -> Match | None:
         """Atomically: the earliest indexed article ``fp`` duplicates, else index it and say None.
 
-        Checking an article id that is already indexed returns None again (a redelivery of a
-        unique article stays unique); a duplicate is never indexed, so its redelivery gets the
-        same match as long as that article is within the window.
+        Checking an indexed article again returns None again (a redelivery of a unique article
+        stays unique: it meets itself among its candidates before any copy of it); a duplicate is
+        never indexed, so its redelivery gets the same match as long as that article is within
+        the window.
         """
         ...
 
@@ -117,6 +121,13 @@ class SentenceFrequency(Protocol):
     async def count(self, source: str, keys: Collection[int], *, now: float | None = None) -> None:
         """Count one more article of ``source`` holding ``keys`` (call it once per outlet and story)."""
         ...
+
+
+class _Self:
+    """The answer "this is the very article indexed": a redelivery, neither a copy nor new."""
+
+
+_SELF = _Self()
 
 
 @dataclass(slots=True)
@@ -148,7 +159,6 @@ class InMemoryNearIndex:
         self.max_bucket = max_bucket
         self._next_seq = 0
         self._entries: dict[int, _Entry] = {}
-        self._by_id: dict[str, int] = {}
         self._by_hash: dict[str, int] = {}
         self._buckets: dict[int, list[int]] = {}
         self._order: deque[int] = deque()
@@ -174,25 +184,35 @@ class InMemoryNearIndex:
         """The same, for synchronous callers."""
         now = time.time() if now is None else now
         self._expire(now)
-        if article_id in self._by_id:
-            return None
-        match = self._find(fp)
-        if match is None:
+        found = self._find(article_id, fp)
+        if found is None:
             self._insert(article_id, fp, now)
-        return match
+        return found if isinstance(found, Match) else None
 
-    def _find(self, fp: Fingerprint) -> Match | None:
-        exact = self._by_hash.get(fp.content_hash)
-        if exact is not None:
-            return Match(self._entries[exact].article_id, "exact", 1.0, 1.0)
+    def _find(self, article_id: str, fp: Fingerprint) -> Match | _Self | None:
+        """As the Redis index's script: exact hashes for texts without a shingle; else candidates
+        from the anchors, past ``MAX_CANDIDATES`` those sharing the most anchors, judged earliest
+        first: the article itself (a redelivery), an exact copy, or a near one."""
         if not fp.has_sketch:
-            return None
-        candidates = sorted({seq for a in fp.anchors for seq in self._buckets.get(a, ())})
-        for seq in candidates[:MAX_CANDIDATES]:  # ascending seq: the earliest match wins
-            entry = self._entries[seq]
-            jaccard, containment = similarity(fp.sketch, fp.size, entry.sketch, entry.size)
-            if is_same_story(jaccard, containment, self.thresholds):
-                return Match(entry.article_id, "near", jaccard, containment)
+            seq = self._by_hash.get(fp.content_hash)
+            return None if seq is None else self._judge(article_id, fp, self._entries[seq])
+        hits = Counter(seq for a in fp.anchors for seq in self._buckets.get(a, ()))
+        candidates = sorted(hits, key=lambda seq: (-hits[seq], seq))[:MAX_CANDIDATES]
+        for seq in sorted(candidates):
+            found = self._judge(article_id, fp, self._entries[seq])
+            if found is not None:
+                return found
+        return None
+
+    def _judge(self, article_id: str, fp: Fingerprint, entry: _Entry) -> Match | _Self | None:
+        if entry.article_id == article_id:
+            return _SELF
+        head = 2 * EXACT_HEAD_BYTES  # hex digits
+        if entry.content_hash[:head] == fp.content_hash[:head]:
+            return Match(entry.article_id, "exact", 1.0, 1.0)
+        jaccard, containment = similarity(fp.sketch, fp.size, entry.sketch, entry.size)
+        if is_same_story(jaccard, containment, self.thresholds):
+            return Match(entry.article_id, "near", jaccard, containment)
         return None
 
     def _insert(self, article_id: str, fp: Fingerprint, now: float) -> None:
@@ -200,8 +220,8 @@ class InMemoryNearIndex:
         self._next_seq += 1
         entry = _Entry(seq, article_id, fp.content_hash, fp.sketch, fp.size, fp.anchors, now)
         self._entries[seq] = entry
-        self._by_id[article_id] = seq
-        self._by_hash.setdefault(fp.content_hash, seq)
+        if not fp.has_sketch:
+            self._by_hash.setdefault(fp.content_hash, seq)
         for anchor in fp.anchors if fp.has_sketch else ():
             bucket = self._buckets.setdefault(anchor, [])
             if len(bucket) < self.max_bucket:
@@ -212,7 +232,6 @@ class InMemoryNearIndex:
         horizon = now - self.window_seconds
         while self._order and self._entries[self._order[0]].inserted_at <= horizon:
             entry = self._entries.pop(self._order.popleft())
-            del self._by_id[entry.article_id]
             if self._by_hash.get(entry.content_hash) == entry.seq:
                 del self._by_hash[entry.content_hash]
             for anchor in entry.anchors:

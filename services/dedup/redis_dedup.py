@@ -70,18 +70,18 @@ from shared.messages import ArticleDeduplicated, ArticleTagged, Verdict, Verdict
 MAX_ATTEMPTS = 4
 
 # Configuration: lua_locals(index_config(...), min_articles, story_prefix, story_of_prefix,
-# story_ttl). ARGV: now, article_id, id_shard, content_hash, hash_shard, sketch, size, outlet tag,
-# anchors (as _INDEX_ARGS), version, member JSON before and after the verdict, the number of
+# story_ttl). ARGV: now, article_id, content_hash, hash_shard, sketch, size, outlet tag, anchors
+# (as _INDEX_ARGS), version, member JSON before and after the verdict, the number of
 # left-out sentence fields, the sentence fields (left-out ones first; 4 bytes each).
 # Replies: {0, story, member JSON} recorded already; {2, fields...} the template is these fields;
 #          {1, status, story, kind, jaccard, containment} judged now.
 _JUDGE = (
     _INDEX_ARGS
     + """
-local version = tonumber(ARGV[10])
-local member_head = ARGV[11]
-local member_tail = ARGV[12]
-local left_out = tonumber(ARGV[13])
+local version = tonumber(ARGV[9])
+local member_head = ARGV[10]
+local member_tail = ARGV[11]
+local left_out = tonumber(ARGV[12])
 local story_of_key = story_of_prefix .. article_id
 
 -- 1. A redelivered message: the verdict recorded the first time.
@@ -97,7 +97,7 @@ end
     + """
 -- 2. The fingerprint must leave out exactly the outlet's template sentences (the first
 -- left_out fields), else the caller fingerprints again with the template this returns.
-local fields = fields_of(ARGV[14])
+local fields = fields_of(ARGV[13])
 local template = frequent(fields)
 local agrees = #template == left_out
 if agrees then

@@ -15,15 +15,19 @@ command that uses the key).
 * ``{p}meta``: hash with ``seq`` (a counter giving every indexed article a compact integer id,
   which only grows with time) and ``live`` (the first record block still alive).
 * ``{p}r:<seq // 1024>``: hash ``seq -> record`` (insertion time, shingle count, outlet tag, the
-  128-byte sketch, the article id). The key expires one window after its last insert; a record
-  older than the window is ignored even while its block lives on.
+  first 8 bytes of the content hash, the 128-byte sketch, the article id). The key expires one
+  window after its last insert; a record older than the window is ignored even while its block
+  lives on.
 * ``{p}x:<anchor % shards>``: hash ``anchor (4 bytes) -> packed seqs`` (4 bytes each, at most
-  ``max_bucket``); ``{p}h:<shard>``: exact content hash (16 bytes) -> seq; ``{p}i:<shard>``:
-  article id -> seq. Many small hashes stay in Redis's compact listpack/ziplist encoding.
-  Because seqs grow with time, a seq below the first live block is dead without looking at its
+  ``max_bucket``). Many small hashes stay in Redis's compact listpack/ziplist encoding.
+* ``{p}h:<shard>``: exact content hash (16 bytes) -> seq, for texts without a single shingle only
+  (a heading, a one-liner): any other copy shares all its anchors, so it is a candidate, and its
+  record's hash head tells an exact copy from a near one. Nor is there a map of article ids: a
+  redelivered article is a candidate of itself, and its record names it.
+* Because seqs grow with time, a seq below the first live block is dead without looking at its
   record: dead seqs are skipped on read, dropped when a bucket is rewritten, and every 8th insert
   (by seq) sweeps one shard hash (dead fields deleted), so the whole index is swept every
-  ``24 * shards`` inserts. (Redis 6.2 cannot expire single hash fields; this is what bounds memory
+  ``16 * shards`` inserts. (Redis 6.2 cannot expire single hash fields; this is what bounds memory
   instead.) A bucket's seqs are in insertion order, so its live ones are a tail.
 * ``{p}c:<2 bytes>``: per-outlet sentence counts (``RedisSentenceFrequency``; 65,536 hashes,
   whatever ``shards`` is). A field counts the last two generations (``now // window``); once both
@@ -45,12 +49,13 @@ command that uses the key).
   the TTL was last renewed; it is read with the fields a script reads anyway, so a key's TTL is
   renewed once per generation rather than on every write (in the same HSET as the field written).
 
-A check reads a fixed number of hash fields (one per anchor, plus the id and the hash), judges at
-most ``MAX_CANDIDATES`` records, and an insert writes a fixed number, so the commands per article
-do not grow with the number of indexed articles. The fields per hash do (``16 * indexed / shards``
-anchors, ~35 times the articles of a window over 65,536 count hashes), and with them the time of
-each command in a compact hash (a linear scan); past Redis's hash-max-listpack-entries (512 by
-default) a hash leaves the compact encoding and its fields take several times the memory.
+A check reads a fixed number of hash fields (one per anchor), judges at most ``MAX_CANDIDATES``
+records (those sharing the most anchors, then the earliest), and an insert writes a fixed number,
+so the commands per article do not grow with the number of indexed articles. The fields per hash
+do (``16 * indexed / shards`` anchors, ~35 times the articles of a window over 65,536 count
+hashes), and with them the time of each command in a compact hash (a linear scan); past Redis's
+hash-max-listpack-entries (512 by default) a hash leaves the compact encoding and its fields take
+several times the memory.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ from services.dedup.fingerprint import MIN_AGREEING_SLOTS, Fingerprint
 from services.dedup.near import (
     DEFAULT_THRESHOLDS,
     DEFAULT_WINDOW_SECONDS,
+    EXACT_HEAD_BYTES,
     MAX_BUCKET,
     MAX_CANDIDATES,
     MIN_SOURCE_ARTICLES,
@@ -74,7 +80,7 @@ from services.dedup.near import (
     Thresholds,
 )
 
-DEFAULT_PREFIX = "newswire:dedup:{near}:3:"
+DEFAULT_PREFIX = "newswire:dedup:{near}:4:"
 DEFAULT_SHARDS = 32768
 MAX_SHARDS = 65536  # a shard is named by 2 bytes
 RECORD_BLOCK = 1024
@@ -113,12 +119,13 @@ end
 
 # The index. Sets: meta_key, meta (seq, live, _g, swept: see _SENTENCES), min_seq; defines
 # record(), live_part(), find(), insert(). Needs the locals of _COMMON and: max_bucket,
-# max_candidates, min_jaccard, min_containment, article_id, id_key, content_hash, hash_key, sketch,
-# size, outlet, anchors (a list of 4-byte strings: the anchors as little-endian uint32, which are
-# also their field names) and anchor_keys (the bucket hash of each anchor).
+# max_candidates, min_jaccard, min_containment, article_id, content_hash, hash_key, sketch, size,
+# outlet, anchors (a list of 4-byte strings: the anchors as little-endian uint32, which are also
+# their field names) and anchor_keys (the bucket hash of each anchor).
 _INDEX = """
 local horizon = now - window
 local slots = #sketch
+local hash_head = string.sub(content_hash, 1, HASH_HEAD)
 local meta_key = p .. 'meta'
 local meta = redis.call('HMGET', meta_key, 'seq', 'live', '_g', 'swept')
 -- Seqs only grow with time, so everything below the first record block still alive is dead:
@@ -133,14 +140,17 @@ end
 if moved then redis.call('HSET', meta_key, 'live', live) end
 local min_seq = live * BLOCK
 
--- A record: insertion time, shingle count, outlet tag (0: none), sketch, article id.
+-- A record: insertion time, shingle count, outlet tag (0: none), the content hash's head, sketch,
+-- article id.
 local function record(seq)
   if seq < min_seq then return nil end
   local raw = redis.call('HGET', p .. 'r:' .. math.floor(seq / BLOCK), seq)
   if not raw then return nil end
   local at, n, tag = struct.unpack('<I4I4I4', raw)
   if at <= horizon then return nil end
-  return at, n, tag, string.sub(raw, 13, 12 + slots), string.sub(raw, 13 + slots)
+  local sketch_at = 13 + HASH_HEAD
+  return at, n, tag, string.sub(raw, 13, sketch_at - 1), string.sub(raw, sketch_at, sketch_at + slots - 1),
+    string.sub(raw, sketch_at + slots)
 end
 
 -- A bucket's seqs are in insertion order, so the live ones are a tail.
@@ -154,20 +164,43 @@ local function live_part(packed)
   return ''
 end
 
-local own = redis.call('HMGET', id_key, article_id, '_g')
-local same = redis.call('HMGET', hash_key, content_hash, '_g')
+-- Only texts without a shingle are in the exact hashes: any other copy shares all its anchors.
+local same = size <= 0 and redis.call('HMGET', hash_key, content_hash, '_g') or {}
 local buckets = {}  -- anchor -> {key, live packed seqs, _g}
 
--- The earliest live indexed article this one copies: nil, or {id, kind, jaccard, containment,
--- outlet tag}; 'self' when this very article id is indexed already (a redelivery).
-local function find()
-  if own[1] and record(tonumber(own[1])) then return 'self' end
-  if same[1] then
-    local at, n, tag, other, other_id = record(tonumber(same[1]))
-    if at then return {other_id, 'exact', '1', '1', tag} end
+-- Judges one candidate record: 'self' (this very article id: a redelivery), a match
+-- {id, kind, jaccard, containment, outlet tag}, or nil.
+local mine
+local function judge(seq)
+  local at, n, tag, head, other, other_id = record(seq)
+  if not at then return nil end
+  if other_id == article_id then return 'self' end
+  if head == hash_head then return {other_id, 'exact', '1', '1', tag} end
+  if n <= 0 or size <= 0 then return nil end
+  mine = mine or {string.byte(sketch, 1, slots)}
+  local theirs = {string.byte(other, 1, slots)}
+  local agree = 0
+  for i = 1, slots do
+    if mine[i] == theirs[i] then agree = agree + 1 end
   end
-  if size <= 0 then return nil end
-  local seen = {}
+  -- 8-bit slots agree by accident 1 time in 256: the same correction and the same floor of
+  -- agreeing slots as estimate_jaccard.
+  local jaccard = (agree / slots - 1 / 256) / (1 - 1 / 256)
+  if jaccard < 0 or agree < min_agreeing_slots then jaccard = 0 end
+  local containment = jaccard / (1 + jaccard) * (size + n) / math.min(size, n)
+  if containment > 1 then containment = 1 end
+  if jaccard >= min_jaccard or containment >= min_containment then
+    return {other_id, 'near', tostring(jaccard), tostring(containment), tag}
+  end
+  return nil
+end
+
+-- The earliest live indexed article this one copies (see judge); nil when none.
+local function find()
+  if size <= 0 then
+    return same[1] and judge(tonumber(same[1])) or nil
+  end
+  local hits = {}
   local candidates = {}
   for a, anchor in ipairs(anchors) do
     local key = anchor_keys[a]
@@ -175,33 +208,28 @@ local function find()
     local packed = found[1] and live_part(found[1]) or ''
     for i = 1, #packed, 4 do
       local seq = struct.unpack('<I4', packed, i)
-      if not seen[seq] then
-        seen[seq] = true
+      if hits[seq] then
+        hits[seq] = hits[seq] + 1
+      else
+        hits[seq] = 1
         candidates[#candidates + 1] = seq
       end
     end
     buckets[anchor] = {key, packed, found[2]}
   end
+  -- Past max_candidates, those sharing the most anchors (a copy shares most of them), then the
+  -- earliest ones.
+  if #candidates > max_candidates then
+    table.sort(candidates, function(x, y)
+      if hits[x] ~= hits[y] then return hits[x] > hits[y] end
+      return x < y
+    end)
+    for c = #candidates, max_candidates + 1, -1 do candidates[c] = nil end
+  end
   table.sort(candidates)
-  local mine = {string.byte(sketch, 1, slots)}
-  for c = 1, math.min(#candidates, max_candidates) do
-    local at, n, tag, other, other_id = record(candidates[c])
-    if at and n > 0 then
-      local theirs = {string.byte(other, 1, slots)}
-      local agree = 0
-      for i = 1, slots do
-        if mine[i] == theirs[i] then agree = agree + 1 end
-      end
-      -- 8-bit slots agree by accident 1 time in 256: the same correction and the same floor of
-      -- agreeing slots as estimate_jaccard.
-      local jaccard = (agree / slots - 1 / 256) / (1 - 1 / 256)
-      if jaccard < 0 or agree < min_agreeing_slots then jaccard = 0 end
-      local containment = jaccard / (1 + jaccard) * (size + n) / math.min(size, n)
-      if containment > 1 then containment = 1 end
-      if jaccard >= min_jaccard or containment >= min_containment then
-        return {other_id, 'near', tostring(jaccard), tostring(containment), tag}
-      end
-    end
+  for _, seq in ipairs(candidates) do
+    local verdict = judge(seq)
+    if verdict then return verdict end
   end
   return nil
 end
@@ -209,19 +237,19 @@ end
 local function insert()
   local seq = redis.call('HINCRBY', meta_key, 'seq', 1)
   local record_key = p .. 'r:' .. math.floor(seq / BLOCK)
-  redis.call('HSET', record_key, seq, struct.pack('<I4I4I4', now, size, outlet) .. sketch .. article_id)
+  local head = struct.pack('<I4I4I4', now, size, outlet) .. hash_head
+  redis.call('HSET', record_key, seq, head .. sketch .. article_id)
   redis.call('EXPIREAT', record_key, now + window + 1)
   local packed_seq = struct.pack('<I4', seq)
   for anchor, bucket in pairs(buckets) do
     if #bucket[2] < 4 * max_bucket then write(bucket[1], bucket[3], anchor, bucket[2] .. packed_seq) end
   end
-  write(hash_key, same[2], content_hash, seq)
-  write(id_key, own[2], article_id, seq)
-  -- Every 8th insert sweeps one shard hash (anchors, hashes and ids in turn): its dead fields go.
-  -- The whole index is swept every 24 * shards inserts, at a small cost per insert.
+  if size <= 0 then write(hash_key, same[2], content_hash, seq) end
+  -- Every 8th insert sweeps one shard hash (anchors, then exact hashes, in turn): its dead fields
+  -- go. The whole index is swept every 16 * shards inserts, at a small cost per insert.
   if seq % 8 == 0 then
-    local cursor = (seq / 8) % (3 * shards)
-    local kind = ({'x:', 'h:', 'i:'})[math.floor(cursor / shards) + 1]
+    local cursor = (seq / 8) % (2 * shards)
+    local kind = cursor < shards and 'x:' or 'h:'
     local swept = p .. kind .. struct.pack('<H', cursor % shards)
     local fields = redis.call('HGETALL', swept)
     for f = 1, #fields, 2 do
@@ -235,7 +263,7 @@ local function insert()
   end
   renew(meta_key, meta[3])
 end
-""".replace("BLOCK", str(RECORD_BLOCK))
+""".replace("BLOCK", str(RECORD_BLOCK)).replace("HASH_HEAD", str(EXACT_HEAD_BYTES))
 
 # Per-outlet sentence counts. The key f of an (outlet, sentence) is 4 bytes (a little-endian uint32):
 # its first two name the hash '{p}c:<2 bytes>', its last two the field there. The value is
@@ -360,23 +388,22 @@ def unpack_uint32(blob: bytes) -> tuple[int, ...]:
     return struct.unpack(f"<{len(blob) // 4}I", blob)
 
 
-# ARGV: now, article_id, id_shard, content_hash, hash_shard, sketch, size, outlet tag, anchors (per
-# anchor 6 bytes: its shard, then the anchor as a little-endian uint32). Shards are 2 bytes.
+# ARGV: now, article_id, content_hash, hash_shard, sketch, size, outlet tag, anchors (per anchor 6
+# bytes: its shard, then the anchor as a little-endian uint32). Shards are 2 bytes.
 _INDEX_ARGS = """
 local p = KEYS[1]
 local now = tonumber(ARGV[1])
 local article_id = ARGV[2]
-local id_key = p .. 'i:' .. ARGV[3]
-local content_hash = ARGV[4]
-local hash_key = p .. 'h:' .. ARGV[5]
-local sketch = ARGV[6]
-local size = tonumber(ARGV[7])
-local outlet = tonumber(ARGV[8])
+local content_hash = ARGV[3]
+local hash_key = p .. 'h:' .. ARGV[4]
+local sketch = ARGV[5]
+local size = tonumber(ARGV[6])
+local outlet = tonumber(ARGV[7])
 local anchors, anchor_keys = {}, {}
 local anchor_prefix = p .. 'x:'
-for i = 1, #ARGV[9], 6 do
-  anchor_keys[#anchor_keys + 1] = anchor_prefix .. string.sub(ARGV[9], i, i + 1)
-  anchors[#anchors + 1] = string.sub(ARGV[9], i + 2, i + 5)
+for i = 1, #ARGV[8], 6 do
+  anchor_keys[#anchor_keys + 1] = anchor_prefix .. string.sub(ARGV[8], i, i + 1)
+  anchors[#anchors + 1] = string.sub(ARGV[8], i + 2, i + 5)
 end
 """
 
@@ -429,10 +456,6 @@ class RedisLayout:
         if not 0 < self.shards <= MAX_SHARDS:
             raise ValueError(f"shards must be 1..{MAX_SHARDS} (a shard is named by 2 bytes)")
 
-    def shard(self, text: str) -> bytes:
-        """The shard of an article id, as it ends a key name."""
-        return shard_name(zlib.crc32(text.encode("utf-8")) % self.shards)
-
 
 def shard_name(shard: int) -> bytes:
     """A shard number as it ends a key name: 2 little-endian bytes."""
@@ -452,7 +475,6 @@ def index_args(layout: RedisLayout, article_id: str, fp: Fingerprint, outlet: in
     """The arguments of ``_INDEX_ARGS``, after ``now``."""
     return [
         article_id,
-        layout.shard(article_id),
         bytes.fromhex(fp.content_hash),
         shard_name(int(fp.content_hash[:8], 16) % layout.shards),
         fp.sketch,

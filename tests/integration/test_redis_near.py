@@ -9,7 +9,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from services.dedup.fingerprint import NO_BOILERPLATE, Fingerprint, fingerprint
-from services.dedup.near import InMemoryNearIndex, InMemorySentenceFrequency, NearDuplicateDetector
+from services.dedup.near import (
+    MAX_CANDIDATES,
+    InMemoryNearIndex,
+    InMemorySentenceFrequency,
+    NearDuplicateDetector,
+)
 from services.dedup.redis_near import (
     COUNT_HASHES,
     RECORD_BLOCK,
@@ -96,6 +101,53 @@ async def test_a_brief_is_not_matched_to_a_long_article_by_accidental_slot_agree
     for index in (RedisNearIndex(redis_client, layout), InMemoryNearIndex()):
         assert await index.check_and_insert("long", long, now=NOW) is None
         assert await index.check_and_insert("brief", brief, now=NOW + 1) is None
+
+
+async def test_a_copy_is_found_past_many_earlier_articles_that_share_one_anchor_each(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """More than MAX_CANDIDATES earlier articles, each sharing just one anchor with the original,
+    do not crowd it out: candidates sharing the most anchors are judged first, in Redis and in
+    memory alike."""
+    original = Fingerprint("aa" * 16, bytes(range(128)), 200, tuple(range(1, 17)))
+    # An edited copy: 100 of 128 slots and 12 of 16 anchors as the original's.
+    copy = Fingerprint(
+        "cc" * 16, bytes(range(100)) + bytes([255] * 28), 200, (*range(1, 13), *range(900, 904))
+    )
+    crowd = [  # 4 per anchor of the original: 48 of them share one anchor with the copy
+        (
+            f"crowd-{a}-{k}",
+            Fingerprint(f"{4 * a + k:016x}" + "0" * 16, bytes([200 + k]) * 128, 200, (a, 1000 + 16 * a + k)),
+        )
+        for a in range(1, 17)
+        for k in range(4)
+    ]
+    assert len(crowd) > MAX_CANDIDATES
+    for index in (RedisNearIndex(redis_client, layout), InMemoryNearIndex(layout.window_seconds)):
+        assert [await index.check_and_insert(i, fp, now=NOW) for i, fp in crowd] == [None] * len(crowd)
+        assert await index.check_and_insert("original", original, now=NOW + 1) is None
+        found = await index.check_and_insert("copy", copy, now=NOW + 2)
+        assert found is not None and (found.article_id, found.kind) == ("original", "near")
+        await redis_client.flushdb()
+
+
+async def test_a_text_too_short_for_a_shingle_matches_its_exact_copy_only(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """A one-line text (no 5-word shingle) is matched by its content hash alone: an exact copy is a
+    duplicate, another one-liner is not, and its redelivery stays unique."""
+    line = fingerprint("Eilmeldung", ("Bahnstreik beendet.",))
+    assert not line.has_sketch
+    for index in (RedisNearIndex(redis_client, layout), InMemoryNearIndex(layout.window_seconds)):
+        assert await index.check_and_insert("line", line, now=NOW) is None
+        assert await index.check_and_insert("line", line, now=NOW + 1) is None
+        found = await index.check_and_insert(
+            "again", fingerprint("EILMELDUNG", ("Bahnstreik beendet",)), now=NOW + 2
+        )
+        assert found is not None and (found.article_id, found.kind) == ("line", "exact")
+        other = fingerprint("Eilmeldung", ("Streik beginnt.",))
+        assert await index.check_and_insert("other", other, now=NOW + 3) is None
+        await redis_client.flushdb()
 
 
 async def test_stubs_sharing_the_legal_sentence_are_unique(
@@ -274,14 +326,17 @@ def test_settings_the_layout_cannot_name_are_refused() -> None:
 
 
 def _distinct(n: int) -> tuple[str, Fingerprint]:
-    """An article sharing no anchor, hash or id with any other."""
+    """An article sharing no anchor, hash or id with any other; every other one too short for a
+    shingle (so it is indexed by its exact hash)."""
+    if n % 2:
+        return f"art-{n}", Fingerprint(f"{n:032x}", bytes(128), 0, ())
     anchors = tuple(n * 16 + k for k in range(16))
     return f"art-{n}", Fingerprint(f"{n:032x}", bytes([n % 256]) * 128, 100, anchors)
 
 
 async def test_sweep_drops_what_points_into_an_expired_record_block(redis_client: aioredis.Redis) -> None:
-    """Once the first record block has expired, the sweep (one shard hash every 8th insert, anchors,
-    hashes and ids in turn) leaves no field that points only at its dead articles."""
+    """Once the first record block has expired, the sweep (one shard hash every 8th insert, anchors
+    and exact hashes in turn) leaves no field that points only at its dead articles."""
     layout = RedisLayout(window_seconds=3600, shards=1)
     index = RedisNearIndex(redis_client, layout)
     first_block = [_distinct(n) for n in range(RECORD_BLOCK)]
@@ -293,13 +348,11 @@ async def test_sweep_drops_what_points_into_an_expired_record_block(redis_client
     prefix, shard = layout.prefix.encode(), shard_name(0)
     buckets = await redis_client.hgetall(prefix + b"x:" + shard)
     hashes = await redis_client.hgetall(prefix + b"h:" + shard)
-    ids = await redis_client.hgetall(prefix + b"i:" + shard)
-    for fields in (buckets, hashes, ids):
+    for fields in (buckets, hashes):
         del fields[b"_g"]
     bucket_seqs = [s for packed in buckets.values() for s in struct.unpack(f"<{len(packed) // 4}I", packed)]
     assert bucket_seqs and min(bucket_seqs) >= RECORD_BLOCK
     assert hashes and min(int(seq) for seq in hashes.values()) >= RECORD_BLOCK
-    assert ids and set(ids) <= {f"art-{n}".encode() for n in range(RECORD_BLOCK - 1, RECORD_BLOCK + 48)}
 
 
 async def _count_fields(
