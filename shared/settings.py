@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     dedup_window_hours: float = Field(
         default=72.0, gt=0, description="How long an article stays in the dedup index."
     )
+    dedup_readers: int = Field(
+        default=2,
+        gt=0,
+        description="Read batches one dedup process has in hand at once: one batch's fingerprints "
+        "are computed while another's scripts run in Redis.",
+    )
     subscriber_retention_hours: float = Field(
         default=168.0, gt=0, description="Age after which subscriber stream entries are trimmed."
     )

@@ -11,7 +11,9 @@ The reader takes up to ``read_batch`` entries at a time and handles them one by 
 then, for the batch, one pipelined write of every output, one of every status record, and one
 XACK of the entries that were handled. The order is always: publish the outputs, record the
 article's status, then XACK. A crash anywhere in between yields a retry, never a loss; stages are
-idempotent. An entry whose handler raised is not acknowledged: it stays pending for the claimer.
+idempotent. A stage may have several readers (consumers of the group named after the process):
+their batches are in hand at the same time and finish in any order. An entry whose handler
+raised is not acknowledged: it stays pending for the claimer.
 """
 
 from __future__ import annotations
@@ -194,6 +196,7 @@ class Stage(Generic[EventT]):
         event_type: type[EventT],
         handler: Handler[EventT] | None = None,
         batch_handler: BatchHandler[EventT] | None = None,
+        readers: int = 1,
     ) -> None:
         if (handler is None) == (batch_handler is None):
             raise ValueError("a stage has either a handler or a batch handler")
@@ -204,23 +207,6 @@ class Stage(Generic[EventT]):
         self.batch_handler = batch_handler
         settings = runtime.settings
         service = runtime.service
-        reader = StreamSub(
-            input_stream,
-            group=service,
-            consumer=runtime.consumer,
-            batch=True,
-            max_records=settings.read_batch,
-            polling_interval=settings.poll_interval_ms,
-        )
-        # FastStream's claimer takes one entry per XAUTOCLAIM: claims are the rare path.
-        claimer = StreamSub(
-            input_stream,
-            group=service,
-            consumer=f"{runtime.consumer}-claimer",
-            min_idle_time=settings.claim_idle_ms,
-            max_records=settings.read_batch,
-            polling_interval=settings.poll_interval_ms,
-        )
         broker = runtime.broker
 
         async def read(msg: RedisBatchStreamMessage) -> None:
@@ -229,16 +215,33 @@ class Stage(Generic[EventT]):
         async def claim(msg: RedisStreamMessage) -> None:
             await self.process_claimed(msg)
 
-        read_subscriber = broker.subscriber(
-            stream=reader, ack_policy=AckPolicy.MANUAL, parser=parse_batch_raw, decoder=keep_raw
+        self.subscribers: dict[str, Any] = {}
+        for n, name in enumerate(runtime.reader_names(readers), start=1):
+            reader = StreamSub(
+                input_stream,
+                group=service,
+                consumer=name,
+                batch=True,
+                max_records=settings.read_batch,
+                polling_interval=settings.poll_interval_ms,
+            )
+            read_subscriber = broker.subscriber(
+                stream=reader, ack_policy=AckPolicy.MANUAL, parser=parse_batch_raw, decoder=keep_raw
+            )
+            read_subscriber(read)
+            self.subscribers[f"{input_stream}:read" + (f"{n}" if n > 1 else "")] = read_subscriber
+        # FastStream's claimer takes one entry per XAUTOCLAIM: claims are the rare path.
+        claimer = StreamSub(
+            input_stream,
+            group=service,
+            consumer=runtime.claimer_name,
+            min_idle_time=settings.claim_idle_ms,
+            max_records=settings.read_batch,
+            polling_interval=settings.poll_interval_ms,
         )
-        read_subscriber(read)
         claim_subscriber = broker.subscriber(stream=claimer, ack_policy=AckPolicy.MANUAL)
         claim_subscriber(claim)
-        self.subscribers = {
-            f"{input_stream}:read": read_subscriber,
-            f"{input_stream}:claim": claim_subscriber,
-        }
+        self.subscribers[f"{input_stream}:claim"] = claim_subscriber
 
     async def process_batch(self, msg: RedisBatchStreamMessage) -> None:
         """New entries, read by ``>``: each is on its first delivery."""
@@ -462,6 +465,7 @@ class ConsumerRuntime:
         self.dead_letters = dead_letters or RedisDeadLetters(self.redis)
         self.stages: list[Stage[Any]] = []
         self._publishers: dict[str, StreamPublisher] = {}
+        self._readers = 1
         self.metrics = StageMetrics(service)
         self.inspector = StreamInspector(self.redis)
         self._housekeeping: asyncio.Task[None] | None = None
@@ -481,12 +485,19 @@ class ConsumerRuntime:
         outputs: tuple[str, ...] = (),
         *,
         batch_handler: BatchHandler[EventT] | None = None,
+        readers: int = 1,
     ) -> Stage[EventT]:
         """Read ``input_stream`` with ``handler`` (one event at a time) or ``batch_handler`` (a read
-        batch at once, for handlers whose own I/O pipelines); either may publish on ``outputs``."""
+        batch at once, for handlers whose own I/O pipelines); either may publish on ``outputs``.
+
+        ``readers`` > 1: that many read batches in hand at once, each read by its own consumer of
+        the group, so one batch's Python work overlaps another's Redis round trips. Batches then
+        finish out of order, as with replicas.
+        """
         for stream in outputs:
             self._publishers[stream] = self.broker.publisher(stream=stream)
-        stage = Stage(self, input_stream, event_type, handler, batch_handler)
+        self._readers = max(self._readers, readers)
+        stage = Stage(self, input_stream, event_type, handler, batch_handler, readers)
         self.stages.append(stage)
         return stage
 
@@ -510,6 +521,14 @@ class ConsumerRuntime:
                 )
                 await producer.publish(command)
             await pipe.execute()
+
+    def reader_names(self, readers: int) -> list[str]:
+        """Consumer names of a stage's readers: the process's name, then ``<name>-r2``, ..."""
+        return [self.consumer, *(f"{self.consumer}-r{n}" for n in range(2, readers + 1))]
+
+    @property
+    def claimer_name(self) -> str:
+        return f"{self.consumer}-claimer"
 
     def subscribers_running(self) -> dict[str, bool]:
         return {
@@ -574,7 +593,7 @@ class ConsumerRuntime:
         released = 0
         for stage in self.stages:
             stream, group = stage.input_stream, self.service
-            for consumer in (self.consumer, f"{self.consumer}-claimer"):
+            for consumer in (*self.reader_names(self._readers), self.claimer_name):
                 held = await self.redis.xpending_range(
                     stream, group, min="-", max="+", count=10_000, consumername=consumer
                 )

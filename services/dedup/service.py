@@ -84,6 +84,7 @@ def create_app(
             ArticleTagged,
             batch_handler=on_batch,
             outputs=(ARTICLES_UNIQUE, ARTICLES_DUPLICATES),
+            readers=settings.dedup_readers,
         )
         return runtime.app()
     deduplicator = Deduplicator(

@@ -120,3 +120,38 @@ async def test_an_undecodable_entry_in_a_batch_is_dead_lettered_and_the_rest_flo
     assert len(letters) == 1 and "undecodable" in letters[0]["error"], letters
     assert kept in letters[0]["payload"]
     assert (await redis_client.xpending(INPUT, SERVICE))["pending"] == 0
+
+
+async def test_two_readers_hold_two_batches_at_once_and_hand_both_back_on_stop(
+    redis_client: aioredis.Redis, redis_url: str
+) -> None:
+    """With ``readers=2`` one process has two read batches in hand at once, each entry in exactly one
+    of them; a stop that cuts both handlers off hands every entry either reader held back to the
+    group (claimable at once) and removes both readers' consumer names."""
+    await _fill(redis_url)
+    settings = Settings(
+        redis_url=redis_url, read_batch=ARTICLES // 2, poll_interval_ms=50, shutdown_grace_s=0.5
+    )
+    runtime = ConsumerRuntime(SERVICE, settings)
+    batches: list[list[str]] = []
+    both_in_hand = asyncio.Event()
+
+    async def handle(events: Sequence[ArticleReceived]) -> list[StageResult | Exception]:
+        batches.append([event.article.id for event in events])
+        if len(batches) == 2:
+            both_in_hand.set()
+        await asyncio.sleep(3600)  # held until the stop cuts it off
+        raise AssertionError("not reached")
+
+    runtime.stage(INPUT, ArticleReceived, batch_handler=handle, outputs=(OUTPUT,), readers=2)
+    app = runtime.app()
+    await app.start()
+    try:
+        await asyncio.wait_for(both_in_hand.wait(), 20)
+    finally:
+        await app.stop()
+    assert sorted(id_ for batch in batches for id_ in batch) == sorted(f"a{n}" for n in range(ARTICLES))
+    held = await redis_client.xpending_range(INPUT, SERVICE, min="-", max="+", count=100)
+    assert {entry["consumer"] for entry in held} == {b"released"} and len(held) == ARTICLES
+    consumers = {c["name"] for c in await redis_client.xinfo_consumers(INPUT, SERVICE)}
+    assert consumers == {b"released"}
