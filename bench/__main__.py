@@ -22,6 +22,7 @@ TRANSPORT_SHARE = 0.70
 P99_AT = 200.0
 P99_TARGET_MS = 100.0
 FLAT_WITHIN = 0.10
+MEMORY_AT = 100_000  # where the dedup issue sets its memory goal
 
 
 def _log(message: str) -> None:
@@ -69,12 +70,12 @@ def targets(ends: e2e.Result, alone: stages.Result, big: scale.Result) -> list[T
             change >= -FLAT_WITHIN if not math.isnan(change) else None,
         )
     )
-    memory_at = sizes[-1]
+    memory_at = MEMORY_AT if MEMORY_AT in big.bytes_per_article else sizes[-1]
     found.append(
         Target(
-            "dedup memory (index only)",
-            "bytes per indexed article (dedup issue: <= 1,024 B); without the per-outlet sentence "
-            "counts, which `python -m evaluation.dedup_redis_cost` adds",
+            "dedup memory",
+            f"Redis bytes per indexed article at {MEMORY_AT:,} (dedup issue: <= 1,024 B): index and "
+            "per-outlet sentence counts",
             f"{big.bytes_per_article[memory_at]:,.0f} B at {memory_at:,}",
             big.bytes_per_article[memory_at] <= 1024,
         )

@@ -1,10 +1,12 @@
 """Dedup at scale: the dedup service's throughput with 10,000 vs 100,000 (vs 1,000,000) articles
 already in its index, and Redis memory per indexed article.
 
-The index is pre-loaded through the dedup package's own Redis index class (``RedisNearIndex`` with the
-layout the service uses) with synthetic fingerprints of distinct articles (random sketches and anchors:
-no real text needed, and none of them matches the real articles). Then the same real articles, tagged
-in-process and published as the tagger publishes them, are drained by the dedup service alone.
+Redis is pre-loaded with the steady state of a wire that indexes N articles a window: the index,
+through the dedup package's own Redis classes with the layout the service uses, and the per-outlet
+sentence counts of three generations (``evaluation.dedup_redis_cost.preload``), from synthetic
+fingerprints of distinct articles (random sketches, anchors and sentence keys: no real text needed,
+and none of them matches the real articles). Then the same real articles, tagged in-process and
+published as the tagger publishes them, are drained by the dedup service alone.
 
 ``python -m bench.scale [--quick] [--million]``
 """
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,15 +29,13 @@ from bench.harness import copy_entries, entries, private_redis, services
 from bench.stats import Summary, drain_rate, entry_millis
 from devstack import wait_for
 from evaluation.common import data_dir
-from services.dedup.fingerprint import ANCHORS, NUM_PERM, Fingerprint
-from services.dedup.redis_near import RedisLayout, RedisNearIndex
+from evaluation.dedup_redis_cost import preload
+from services.dedup.redis_near import RedisLayout
 from services.intake.normalise import read_input
 from services.tagger.service import build_tagger, tag_received
 from shared.messages import ARTICLES_DUPLICATES, ARTICLES_TAGGED, ARTICLES_UNIQUE, ArticleReceived
 from shared.settings import Settings
 from shared.stage import ARTICLE_ID_HEADER
-
-FILL_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -70,36 +69,6 @@ class Result:
         return self.summary(sizes[-1]).median / self.summary(sizes[0]).median - 1
 
 
-def synthetic(count: int, start: int, rng: np.random.Generator) -> list[tuple[str, Fingerprint]]:
-    """Fingerprints of ``count`` distinct made-up articles."""
-    sketches = rng.integers(0, 256, size=(count, NUM_PERM), dtype=np.uint8)
-    anchors = np.sort(rng.integers(0, 2**32, size=(count, ANCHORS), dtype=np.uint64), axis=1)
-    sizes = rng.integers(50, 800, size=count)
-    return [
-        (
-            f"fill-{start + n:08d}-{secrets.token_hex(8)}",
-            Fingerprint(
-                secrets.token_hex(16), sketches[n].tobytes(), int(sizes[n]), tuple(int(a) for a in anchors[n])
-            ),
-        )
-        for n in range(count)
-    ]
-
-
-async def fill(url: str, count: int, start: int, window_seconds: int) -> None:
-    """Index ``count`` synthetic articles where the service's index lives."""
-    client = aioredis.Redis.from_url(url)
-    index = RedisNearIndex(client, RedisLayout(window_seconds=window_seconds))
-    rng = np.random.default_rng(start)
-    try:
-        for offset in range(0, count, 10_000):
-            items = synthetic(min(10_000, count - offset), start + offset, rng)
-            for b in range(0, len(items), FILL_BATCH):
-                await index.check_and_insert_many(items[b : b + FILL_BATCH])
-    finally:
-        await client.aclose()
-
-
 async def publish_tagged(url: str, items: Sequence[Item]) -> None:
     """The dedup service's input, as the tagger publishes it (FastStream, article id header)."""
     tagger = build_tagger(Settings())
@@ -113,6 +82,17 @@ async def publish_tagged(url: str, items: Sequence[Item]) -> None:
             )
     finally:
         await broker.stop()
+
+
+async def _preload(url: str, size: int, window_seconds: int, run: int) -> None:
+    """Where the service's index lives: the steady state of a wire indexing ``size`` articles a
+    window, sentence counts included (``evaluation.dedup_redis_cost.preload``), as of now."""
+    client = aioredis.Redis.from_url(url, socket_timeout=600)
+    try:
+        layout = RedisLayout(window_seconds=window_seconds)
+        await preload(client, layout, size, int(time.time()), np.random.default_rng(404 + run))
+    finally:
+        await client.aclose()
 
 
 def _drain_dedup(url: str, expected: int) -> float:
@@ -148,7 +128,7 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
                 client.flushdb()
                 base = int(client.info("memory")["used_memory"])
                 started = time.perf_counter()
-                asyncio.run(fill(server.url, size, 0, window))
+                asyncio.run(_preload(server.url, size, window, run))
                 result.fill_rate[size] = size / (time.perf_counter() - started)
                 result.bytes_per_article[size] = (int(client.info("memory")["used_memory"]) - base) / size
                 copy_entries(client, ARTICLES_TAGGED, tagged)
@@ -170,10 +150,11 @@ def markdown(result: Result) -> str:
             "## Dedup at scale (index pre-loaded)",
             "",
             f"The dedup service alone drains {result.articles} real tagged articles (other articles in each "
-            "run) with the index pre-loaded with synthetic distinct articles through `RedisNearIndex` and "
-            "the service's layout. Memory: growth of Redis `used_memory` over the pre-load, divided by the "
-            "articles pre-loaded (index records, anchor buckets; per-outlet sentence "
-            "counts and story records are not in the pre-load). Median (min-max) of the runs.",
+            "run) after Redis was pre-loaded with the steady state of a wire indexing N articles a window "
+            "(synthetic distinct articles, in the service's layout: the index and the per-outlet sentence "
+            "counts of three generations, as `python -m evaluation.dedup_redis_cost` builds them). Memory: "
+            "growth of Redis `used_memory` over the pre-load, divided by N (index records, anchor buckets "
+            "and sentence counts; story records are not in the pre-load). Median (min-max) of the runs.",
             "",
             "| indexed articles | dedup alone, articles/s | Redis bytes per indexed article "
             "| pre-load, articles/s |",

@@ -102,7 +102,7 @@ class Probe:
     sweeps: float = 0.0  # count hashes swept per judged article
 
 
-async def _preload(
+async def preload(
     client: aioredis.Redis, layout: RedisLayout, size: int, now: int, rng: np.random.Generator
 ) -> None:
     """The steady state of ``size`` indexed articles per window, at ``now`` (see module doc)."""
@@ -264,7 +264,7 @@ async def measure(
                 await client.flushdb()
                 base = int((await client.info("memory"))["used_memory"])
                 started = time.perf_counter()
-                await _preload(client, layout, size, now, np.random.default_rng(7 + run))
+                await preload(client, layout, size, now, np.random.default_rng(7 + run))
                 loaded = time.perf_counter() - started
                 memory = await _memory(client, layout, size, base)
                 probe = await _probe(client, layout, events, now, size, memory)
