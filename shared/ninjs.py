@@ -139,7 +139,7 @@ def to_ninjs(article: Article, tags: Tags | None = None, verdict: Verdict | None
     if article.guid:
         alt_ids.append({"role": "guid", "value": article.guid})
     if verdict is not None:
-        alt_ids.append({"role": STORY_ALT_ID_ROLE, "value": verdict.story_id})
+        alt_ids.append(_story_alt_id(verdict.story_id))
     doc["altIds"] = alt_ids
     if tags is not None:
         if subjects := _subjects(tags):
@@ -148,6 +148,16 @@ def to_ninjs(article: Article, tags: Tags | None = None, verdict: Verdict | None
     if associations := _associations(article):
         doc["associations"] = associations
     return doc
+
+
+def _story_alt_id(story_id: str) -> dict[str, str]:
+    return {"role": STORY_ALT_ID_ROLE, "value": story_id}
+
+
+def with_story(document: dict[str, Any], story_id: str) -> dict[str, Any]:
+    """``document`` naming ``story_id`` as its story, as ``to_ninjs`` with a verdict does."""
+    alt_ids = [alt for alt in document.get("altIds", ()) if alt.get("role") != STORY_ALT_ID_ROLE]
+    return {**document, "altIds": [*alt_ids, _story_alt_id(story_id)]}
 
 
 def document_json(document: dict[str, Any]) -> str:

@@ -2,7 +2,10 @@
 
 Stages run concurrently, so a slow stage's write may land after a faster later stage's.
 Each status therefore has a rank, and a write only moves the record forward: the timestamp
-of every stage is always kept, the status and document only when the rank is not lower.
+of every stage is always kept, the status and its facts only when the rank is not lower. The
+ninjs document has a rank of its own (``document_rank``): a stage that learns nothing the document
+shows writes none (dedup: its story id is one of its facts, and ``get`` adds it to the document),
+so the last document written is kept, even when it lands after a later stage's facts.
 
 An article id can come again as a new version (same guid, changed content). A write that names
 its version compares (version, rank): a newer version moves the record forward whatever the old
@@ -21,7 +24,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
-from shared.ninjs import document_json
+from shared.ninjs import document_json, with_story
 
 ARTICLE_KEY_PREFIX = "newswire:article:"
 
@@ -52,11 +55,13 @@ class StatusUpdate:
     fields: dict[str, str] = field(default_factory=dict)
     version: int | None = None
 
-    def supersedes(self, rank: int, version: int) -> bool:
-        """Whether this update replaces a record at ``rank`` of ``version``."""
-        if self.version is not None and self.version != version:
-            return self.version > version
-        return self.rank >= rank
+    def outdated(self, version: int) -> bool:
+        """Whether this update is about an older version than the record's ``version``."""
+        return self.version is not None and self.version < version
+
+    def newer(self, version: int) -> bool:
+        """Whether this update starts a newer version than the record's ``version``."""
+        return self.version is not None and self.version > version
 
     @classmethod
     def reached(cls, article_id: str, status: str, **kwargs: Any) -> StatusUpdate:
@@ -95,23 +100,28 @@ class StatusStore(Protocol):
     async def get(self, article_id: str) -> ArticleStatus | None: ...
 
 
-def _flatten(update: StatusUpdate) -> dict[str, str]:
+def _facts(update: StatusUpdate) -> dict[str, str]:
     values = dict(update.fields)
     if update.version is not None:
         values["version"] = str(update.version)
-    if update.document is not None:
-        values["document"] = document_json(update.document)
     return values
+
+
+def _document_text(update: StatusUpdate) -> str:
+    return "" if update.document is None else document_json(update.document)
+
+
+_RECORD_KEYS = {"rank", "status", "document", "document_rank"}
 
 
 def _status_from(article_id: str, raw: dict[str, str]) -> ArticleStatus:
     history = {key[3:]: float(value) for key, value in raw.items() if key.startswith("at:")}
     fields = {
-        key: value
-        for key, value in raw.items()
-        if not key.startswith("at:") and key not in {"rank", "status", "document"}
+        key: value for key, value in raw.items() if not key.startswith("at:") and key not in _RECORD_KEYS
     }
     document = json.loads(raw["document"]) if "document" in raw else None
+    if document is not None and "story_id" in fields:
+        document = with_story(document, fields["story_id"])
     return ArticleStatus(article_id, raw.get("status", "unknown"), history, fields, document)
 
 
@@ -125,11 +135,15 @@ class InMemoryStatusStore:
         raw = self.records.setdefault(update.article_id, {})
         raw[f"at:{update.status}"] = repr(time.time())
         version = int(raw.get("version", "1"))
-        if update.supersedes(int(raw.get("rank", "0")), version):
-            if update.version is not None and update.version > version:
-                for key in [key for key in raw if not key.startswith("at:")]:
-                    del raw[key]
-            raw.update(rank=str(update.rank), status=update.status, **_flatten(update))
+        if update.outdated(version):
+            return
+        if update.newer(version):
+            for key in [key for key in raw if not key.startswith("at:")]:
+                del raw[key]
+        if update.rank >= int(raw.get("rank", "0")):
+            raw.update(rank=str(update.rank), status=update.status, **_facts(update))
+        if update.document is not None and update.rank >= int(raw.get("document_rank", "0")):
+            raw.update(document=_document_text(update), document_rank=str(update.rank))
 
     async def record_many(self, updates: Sequence[StatusUpdate]) -> None:
         for update in updates:
@@ -140,25 +154,32 @@ class InMemoryStatusStore:
         return _status_from(article_id, raw) if raw else None
 
 
-# KEYS[1] the article; ARGV: rank, ttl ms, status, now, version (0: none), then field/value pairs.
+# KEYS[1] the article; ARGV: rank, ttl ms, status, now, version (0: none), the document ('': none),
+# then field/value pairs.
 RECORD_SCRIPT = """
-local held = redis.call('HMGET', KEYS[1], 'rank', 'version')
+local held = redis.call('HMGET', KEYS[1], 'rank', 'version', 'document_rank')
+local rank = tonumber(ARGV[1])
 local current = tonumber(held[1] or '0')
 local current_version = tonumber(held[2] or '1')
+local document_rank = tonumber(held[3] or '0')
 local version = tonumber(ARGV[5])
 redis.call('HSET', KEYS[1], 'at:' .. ARGV[3], ARGV[4])
-local newer = version > current_version
-local same = version == 0 or version == current_version
-if newer or (same and tonumber(ARGV[1]) >= current) then
-  if newer then
+if version == 0 or version >= current_version then
+  if version > current_version then
     -- A new version starts its facts afresh; the history of timestamps stays.
     for _, key in ipairs(redis.call('HKEYS', KEYS[1])) do
       if string.sub(key, 1, 3) ~= 'at:' then redis.call('HDEL', KEYS[1], key) end
     end
+    current, document_rank = 0, 0
   end
-  local values = {'rank', ARGV[1], 'status', ARGV[3]}
-  for i = 6, #ARGV do values[#values + 1] = ARGV[i] end
-  redis.call('HSET', KEYS[1], unpack(values))
+  if rank >= current then
+    local values = {'rank', ARGV[1], 'status', ARGV[3]}
+    for i = 7, #ARGV do values[#values + 1] = ARGV[i] end
+    redis.call('HSET', KEYS[1], unpack(values))
+  end
+  if ARGV[6] ~= '' and rank >= document_rank then
+    redis.call('HSET', KEYS[1], 'document', ARGV[6], 'document_rank', ARGV[1])
+  end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
@@ -167,8 +188,16 @@ return 1
 
 def record_args(update: StatusUpdate, ttl_ms: int) -> list[str | int]:
     """ARGV of ``RECORD_SCRIPT`` for this update (its KEYS[1] is ``article_key(update.article_id)``)."""
-    pairs = [item for pair in _flatten(update).items() for item in pair]
-    return [update.rank, ttl_ms, update.status, repr(time.time()), update.version or 0, *pairs]
+    pairs = [item for pair in _facts(update).items() for item in pair]
+    return [
+        update.rank,
+        ttl_ms,
+        update.status,
+        repr(time.time()),
+        update.version or 0,
+        _document_text(update),
+        *pairs,
+    ]
 
 
 def _text(value: bytes | str) -> str:

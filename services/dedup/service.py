@@ -26,7 +26,6 @@ from shared.messages import (
     ArticleDeduplicated,
     ArticleTagged,
 )
-from shared.ninjs import to_ninjs
 from shared.settings import Settings
 from shared.stage import ConsumerRuntime, Output, StageResult
 from shared.status import StatusUpdate
@@ -41,12 +40,11 @@ def result_for(judged: ArticleDeduplicated) -> StageResult:
     fields = {"verdict": verdict.status, "story_id": verdict.story_id}
     if verdict.duplicate_of:
         fields["duplicate_of"] = verdict.duplicate_of
-    document = to_ninjs(article, judged.tags, verdict)
+    # No document: the tagger's stands, and the status record's reader adds the story id to it
+    # (one 5 KB document less to build, send and store per article).
     return StageResult(
         outputs=(Output(stream, judged, article.id),),
-        status=StatusUpdate.reached(
-            article.id, verdict.status, document=document, fields=fields, version=article.version
-        ),
+        status=StatusUpdate.reached(article.id, verdict.status, fields=fields, version=article.version),
         outcome=verdict.status,
         log={"story_id": verdict.story_id, "duplicate_of": verdict.duplicate_of, "version": article.version},
     )

@@ -14,14 +14,16 @@ pytestmark = pytest.mark.integration
 
 
 async def test_status_record_moves_forward_only(redis_client: aioredis.Redis) -> None:
-    """The Lua write keeps the most advanced status and every stage's timestamp."""
+    """The Lua write keeps the most advanced status, every stage's timestamp, and the document of
+    the most advanced stage that wrote one, even when it lands after a later stage's facts."""
     store = RedisStatusStore(redis_client, ttl_seconds=60)
     await store.record(StatusUpdate.reached("a1", "received", document={"v": 1}))
     await store.record(StatusUpdate.reached("a1", "duplicate", fields={"duplicate_of": "a0"}))
     await store.record(StatusUpdate.reached("a1", "tagged", document={"v": 2}))
+    await store.record(StatusUpdate.reached("a1", "received", document={"v": 0}))
     found = await store.get("a1")
     assert found is not None
-    assert (found.status, found.document, found.fields) == ("duplicate", {"v": 1}, {"duplicate_of": "a0"})
+    assert (found.status, found.document, found.fields) == ("duplicate", {"v": 2}, {"duplicate_of": "a0"})
     assert set(found.history) == {"received", "tagged", "duplicate"}
     assert 0 < await redis_client.ttl("newswire:article:a1") <= 60
 

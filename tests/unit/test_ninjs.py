@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from shared.ninjs import STORY_ALT_ID_ROLE, to_ninjs
+from shared.ninjs import STORY_ALT_ID_ROLE, to_ninjs, with_story
 from tests import factories
 
 pytestmark = pytest.mark.unit
@@ -51,3 +51,15 @@ def test_document_carries_language_subjects_entities_and_story() -> None:
     assert {"role": STORY_ALT_ID_ROLE, "value": "01STORY"} in document["altIds"]
     assert document["bodies"][0]["value"].count("\n\n") == 1
     assert document["associations"][0]["headlines"][0]["value"] == "Another story"
+
+
+def test_with_story_names_the_story_as_a_verdict_does() -> None:
+    """A stored document given its story id afterwards equals the document rendered with the
+    verdict; naming another story replaces the first rather than adding a second."""
+    article, tags = factories.article(), factories.tags()
+    verdict = factories.verdict(story_id="01STORY")
+    assert with_story(to_ninjs(article, tags), "01STORY") == to_ninjs(article, tags, verdict)
+    moved = with_story(with_story(to_ninjs(article, tags), "01OLD"), "01STORY")
+    assert [alt for alt in moved["altIds"] if alt["role"] == STORY_ALT_ID_ROLE] == [
+        {"role": STORY_ALT_ID_ROLE, "value": "01STORY"}
+    ]

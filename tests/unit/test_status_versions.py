@@ -4,28 +4,29 @@ from __future__ import annotations
 
 import pytest
 
+from shared.ninjs import STORY_ALT_ID_ROLE
 from shared.status import InMemoryStatusStore, StatusUpdate
 
 pytestmark = pytest.mark.unit
 
 
 async def test_version_two_replaces_a_delivered_version_one() -> None:
-    """Version 2 at 'update' overrides version 1's 'delivered' and drops version 1's facts; the
-    history keeps every stage's timestamp."""
+    """Version 2 tagged and at 'update' overrides version 1's 'delivered' and drops version 1's facts;
+    its document is version 2's, naming its story; the history keeps every stage's timestamp."""
     store = InMemoryStatusStore()
+    await store.record(StatusUpdate.reached("a1", "tagged", document={"v": 1}, version=1))
     await store.record(StatusUpdate.reached("a1", "duplicate", fields={"duplicate_of": "a0"}, version=1))
     await store.record(StatusUpdate.reached("a1", "delivered", version=1))
-    await store.record(
-        StatusUpdate.reached("a1", "update", document={"v": 2}, fields={"story_id": "a0"}, version=2)
-    )
+    await store.record(StatusUpdate.reached("a1", "tagged", document={"v": 2}, version=2))
+    await store.record(StatusUpdate.reached("a1", "update", fields={"story_id": "a0"}, version=2))
     found = await store.get("a1")
     assert found is not None
     assert (found.status, found.fields, found.document) == (
         "update",
         {"story_id": "a0", "version": "2"},
-        {"v": 2},
+        {"v": 2, "altIds": [{"role": STORY_ALT_ID_ROLE, "value": "a0"}]},
     )
-    assert set(found.history) == {"duplicate", "delivered", "update"}
+    assert set(found.history) == {"tagged", "duplicate", "delivered", "update"}
 
 
 async def test_late_write_of_an_older_version_only_adds_history() -> None:
