@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 
 from shared.ninjs import document_json, with_story
+from shared.scripts import Call, ScriptBatcher
 
 ARTICLE_KEY_PREFIX = "newswire:article:"
 
@@ -210,19 +211,19 @@ class RedisStatusStore:
     def __init__(self, client: aioredis.Redis, ttl_seconds: float) -> None:
         self._client = client
         self._ttl_ms = int(ttl_seconds * 1000)
-        self._record = client.register_script(RECORD_SCRIPT)
+        self._record = ScriptBatcher(client, RECORD_SCRIPT)
+
+    def _call(self, update: StatusUpdate) -> Call:
+        return [article_key(update.article_id)], record_args(update, self._ttl_ms)
 
     async def record(self, update: StatusUpdate) -> None:
-        await self._record(keys=[article_key(update.article_id)], args=record_args(update, self._ttl_ms))
+        await self._record(*self._call(update))
 
     async def record_many(self, updates: Sequence[StatusUpdate]) -> None:
-        if not updates:
-            return
-        async with self._client.pipeline(transaction=False) as pipe:
-            for update in updates:
-                key = article_key(update.article_id)
-                await self._record(keys=[key], args=record_args(update, self._ttl_ms), client=pipe)
-            await pipe.execute()
+        """The updates in one round trip; raises the first error any of them met."""
+        for reply in await self._record.many([self._call(update) for update in updates]):
+            if isinstance(reply, Exception):
+                raise reply
 
     async def get(self, article_id: str) -> ArticleStatus | None:
         raw = await self._client.hgetall(article_key(article_id))

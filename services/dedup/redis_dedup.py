@@ -64,6 +64,7 @@ from services.dedup.redis_near import (
 from services.dedup.stories import STORY_KEY_PREFIX, STORY_OF_KEY_PREFIX, StoryMember
 from services.dedup.verdict import recorded_verdict
 from shared.messages import ArticleDeduplicated, ArticleTagged, Verdict, VerdictStatus
+from shared.scripts import Call, ScriptBatcher
 
 # How often an article is fingerprinted again because the outlet's template changed meanwhile
 # (other replicas count at the same time): past this the message fails and is retried later.
@@ -205,7 +206,7 @@ class RedisDeduplicator:
             story_of_prefix=STORY_OF_KEY_PREFIX,
             story_ttl=layout.window_seconds,
         )
-        self._script = client.register_script(config + _JUDGE)
+        self._script = ScriptBatcher(client, config + _JUDGE)
 
     def _prepare(self, event: ArticleTagged, now: float | None) -> _Pending:
         article = event.article
@@ -262,49 +263,66 @@ class RedisDeduplicator:
             )
         return ArticleDeduplicated(article=article, tags=pending.event.tags, verdict=verdict)
 
-    async def _judge_pending(self, pending: _Pending) -> ArticleDeduplicated:
-        for _ in range(MAX_ATTEMPTS):
-            self.attempts += 1
-            reply = await self._script(keys=[self.layout.prefix], args=self._args(pending))
-            judged = self._settle(pending, reply)
-            if judged is not None:
-                return judged
-        article = pending.event.article
-        raise RuntimeError(
-            f"the template of outlet {pending.outlet!r} kept changing while judging {article.id}"
-        )
-
     async def judge(self, event: ArticleTagged, *, now: float | None = None) -> ArticleDeduplicated:
         """The verdict on ``event``'s article, recorded in its story."""
-        return await self._judge_pending(self._prepare(event, now))
+        (judged,) = await self.judge_many([event], now=now)
+        if isinstance(judged, Exception):
+            raise judged
+        return judged
 
     async def judge_many(
         self, events: Sequence[ArticleTagged], *, now: float | None = None
     ) -> list[ArticleDeduplicated | Exception]:
-        """``judge`` for a read batch: the scripts pipelined in one round trip, in order (each one
-        atomic), then one call each for the rare articles whose outlet's template had changed (so
-        those are judged after the rest of the batch). An article that fails gets its exception."""
-        results: list[ArticleDeduplicated | Exception | None] = [None] * len(events)
-        pendings: list[tuple[int, _Pending]] = []
-        async with self.client.pipeline(transaction=False) as pipe:
-            for n, event in enumerate(events):
-                try:
-                    pending = self._prepare(event, now)
-                    await self._script(keys=[self.layout.prefix], args=self._args(pending), client=pipe)
-                except Exception as error:  # bad data in one article fails that article alone
-                    results[n] = error
-                    continue
-                pendings.append((n, pending))
-            self.attempts += len(pendings)
-            replies = await pipe.execute(raise_on_error=False) if pendings else []
-        for (n, pending), reply in zip(pendings, replies, strict=True):
+        """``judge`` for a read batch: the scripts in one round trip, in order (each one atomic),
+        then one more round trip for the rare articles whose outlet's template had changed (so
+        those are judged after the rest of the batch), and so on up to ``MAX_ATTEMPTS``. An
+        article that fails gets its exception."""
+        results: list[ArticleDeduplicated | Exception] = [RuntimeError("not judged")] * len(events)
+        waiting: list[tuple[int, _Pending]] = []
+        for n, event in enumerate(events):
+            try:
+                waiting.append((n, self._prepare(event, now)))
+            except Exception as error:  # bad data in one article fails that article alone
+                results[n] = error
+        for _ in range(MAX_ATTEMPTS):
+            if not waiting:
+                break
+            waiting = await self._round(waiting, results)
+        for n, pending in waiting:
+            results[n] = RuntimeError(
+                f"the template of outlet {pending.outlet!r} kept changing while judging "
+                f"{pending.event.article.id}"
+            )
+        return results
+
+    async def _round(
+        self, waiting: list[tuple[int, _Pending]], results: list[ArticleDeduplicated | Exception]
+    ) -> list[tuple[int, _Pending]]:
+        """One round trip for these articles: their results, and those to send again."""
+        sent: list[tuple[int, _Pending]] = []
+        calls: list[Call] = []
+        for n, pending in waiting:
+            try:
+                calls.append(([self.layout.prefix], self._args(pending)))
+            except Exception as error:
+                results[n] = error
+                continue
+            sent.append((n, pending))
+        self.attempts += len(sent)
+        again: list[tuple[int, _Pending]] = []
+        for (n, pending), reply in zip(sent, await self._script.many(calls), strict=True):
             try:
                 if isinstance(reply, Exception):
                     raise reply
-                results[n] = self._settle(pending, reply) or await self._judge_pending(pending)
+                judged = self._settle(pending, reply)
             except Exception as error:
                 results[n] = error
-        return [r if r is not None else RuntimeError("not judged") for r in results]
+                continue
+            if judged is None:
+                again.append((n, pending))
+            else:
+                results[n] = judged
+        return again
 
 
 @dataclass(slots=True)

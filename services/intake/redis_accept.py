@@ -27,17 +27,12 @@ keys under one hash tag there, or a split into per-key steps (see docs/scaling.m
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-from collections.abc import Sequence
-from typing import Any
 from uuid import uuid4
 
 import redis.asyncio as aioredis
 from fast_depends.pydantic import PydanticSerializer
 from faststream.redis.message import DATA_KEY
 from faststream.redis.parser.binary import BinaryMessageFormatV1
-from redis.exceptions import NoScriptError
 
 from services.intake.idempotency import DECIDE_LUA, Claim, IdempotencyKey, RedisIdempotencyStore
 from services.intake.submission import (
@@ -48,6 +43,7 @@ from services.intake.submission import (
 )
 from shared.messages import ARTICLES_RECEIVED, Article, ArticleReceived
 from shared.ninjs import to_ninjs
+from shared.scripts import ScriptBatcher
 from shared.stage import ARTICLE_ID_HEADER
 from shared.status import RECORD_SCRIPT, StatusUpdate, article_key, record_args
 
@@ -102,62 +98,6 @@ def _status_args(article: Article, ttl_ms: int) -> list[str | int]:
     """ARGV of the status script for ``received``, as the status store writes it."""
     update = StatusUpdate.reached(article.id, RECEIVED, document=to_ninjs(article), version=article.version)
     return record_args(update, ttl_ms)
-
-
-class ScriptBatcher:
-    """Runs one Lua script for many callers, pipelining the calls made in the same loop tick.
-
-    ``EVALSHA`` is sent directly (redis-py's pipelined scripts would ask SCRIPT EXISTS each time);
-    after a Redis restart emptied the script cache, the script is loaded and the calls repeated.
-    """
-
-    def __init__(self, client: aioredis.Redis, script: str) -> None:
-        self._client = client
-        self._script = script
-        self._sha = hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 (Redis names scripts by SHA-1)
-        self._queue: list[tuple[Sequence[Any], asyncio.Future[Any]]] = []
-        self._sending: set[asyncio.Task[None]] = set()
-
-    async def __call__(self, keys: Sequence[str], args: Sequence[str | int | bytes]) -> Any:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        if not self._queue:
-            loop.call_soon(self._flush)
-        self._queue.append(([self._sha, len(keys), *keys, *args], future))
-        return await future
-
-    def _flush(self) -> None:
-        batch, self._queue = self._queue, []
-        task = asyncio.get_running_loop().create_task(self._send(batch))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _send(self, batch: list[tuple[Sequence[Any], asyncio.Future[Any]]]) -> None:
-        try:
-            results = await self._execute([command for command, _ in batch])
-            if any(isinstance(result, NoScriptError) for result in results):
-                await self._client.script_load(self._script)
-                results = await self._execute([command for command, _ in batch])
-        except BaseException as error:  # the connection failed: every caller learns it
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            if not isinstance(error, Exception):
-                raise
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if future.done():  # the caller gave up (its time limit)
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-    async def _execute(self, commands: list[Sequence[Any]]) -> list[Any]:
-        async with self._client.pipeline(transaction=False) as pipe:
-            for command in commands:
-                pipe.execute_command("EVALSHA", *command)
-            return await pipe.execute(raise_on_error=False)
 
 
 def _text(value: bytes | str | int) -> str:
