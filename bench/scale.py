@@ -17,7 +17,7 @@ import argparse
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import redis
@@ -169,9 +169,13 @@ def markdown(result: Result) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small indexes, one run")
-    parser.add_argument("--million", action="store_true", help="also 1,000,000 indexed (minutes more)")
+    parser.add_argument("--million", action="store_true", help="also 1,000,000 indexed (~30 min a run)")
+    parser.add_argument("--runs", type=int, help="runs per index size (default: 3, --quick: 1)")
     args = parser.parse_args(argv)
-    print(markdown(measure(load_corpus(data_dir()), Plan.for_(quick=args.quick, million=args.million))))
+    plan = Plan.for_(quick=args.quick, million=args.million)
+    if args.runs:
+        plan = replace(plan, runs=args.runs)
+    print(markdown(measure(load_corpus(data_dir()), plan)))
     return 0
 
 
