@@ -308,6 +308,15 @@ def report(results: dict[int, list[Probe]]) -> str:
             f"| {statistics.median([p.sweeps for p in probes]):.3f} | {median([p.sweep_us for p in probes])} "
             f"| {', '.join(sorted({p.verdicts for p in probes}))} |"
         )
+    digests = {probe.verdicts for probes in results.values() for probe in probes}
+    lines += [
+        "",
+        "Verdicts on the real stream: the same at every index size and in every run (none of its "
+        "articles matched a synthetic one)."
+        if len(digests) == 1
+        else f"Verdicts on the real stream: {len(digests)} different digests, so some of its articles "
+        "matched synthetic ones by chance.",
+    ]
     kinds = list(next(iter(results.values()))[0].memory.kinds)
     lines += [
         "",
