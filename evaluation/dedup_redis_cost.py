@@ -33,7 +33,7 @@ the share of sampled hashes past Redis's compact encoding (ziplist in 6.2, listp
 Redis's CPU is much less sensitive to other load on the machine than wall-clock throughput.
 
 ``python -m evaluation.dedup_redis_cost [--sizes 10000,100000] [--runs 3] [--shards 32768]
-[--compact-entries 512]``
+[--compact-entries 128]``
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ from services.dedup.redis_near import (
     RedisSentenceFrequency,
     shard_name,
 )
+from shared.embedded_redis import COMPACT_HASH_ENTRIES
 from shared.messages import ArticleTagged
 
 CHUNK = 10_000  # synthetic articles made at a time
@@ -242,14 +243,13 @@ async def _probe(
 
 
 async def measure(
-    url: str, sizes: Sequence[int], runs: int, shards: int, compact_entries: int | None = None
+    url: str, sizes: Sequence[int], runs: int, shards: int, compact_entries: int = COMPACT_HASH_ENTRIES
 ) -> dict[int, list[Probe]]:
     docs = generate(data_dir()).docs
     events = _events(docs)
     client = aioredis.Redis.from_url(url, socket_timeout=1200)
-    if compact_entries is not None:
-        # Redis 6.2's name; Redis 7 takes it as an alias of hash-max-listpack-entries.
-        await client.config_set("hash-max-ziplist-entries", compact_entries)
+    # Redis 6.2's name; Redis 7 takes it as an alias of hash-max-listpack-entries.
+    await client.config_set("hash-max-ziplist-entries", compact_entries)
     layout = RedisLayout(shards=shards)
     window = layout.window_seconds
     # The middle of the next generation: the stream never crosses into another one (the probe
@@ -343,8 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compact-entries",
         type=int,
-        help="Redis's hash-max-ziplist-entries (listpack in Redis 7; default 512): the most fields a "
-        "hash keeps in the compact encoding",
+        default=COMPACT_HASH_ENTRIES,
+        help="Redis's hash-max-ziplist-entries (listpack in Redis 7): the most fields a hash keeps in "
+        f"the compact encoding (default: {COMPACT_HASH_ENTRIES}, as newswire's Redis; Redis's own: 512)",
     )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]

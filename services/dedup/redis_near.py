@@ -67,6 +67,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from services.dedup.fingerprint import MIN_AGREEING_SLOTS, Fingerprint
 from services.dedup.near import (
@@ -502,6 +503,19 @@ def index_config(
         "min_containment": thresholds.min_containment,
         "min_agreeing_slots": MIN_AGREEING_SLOTS,
     }
+
+
+async def compact_hash_entries(client: aioredis.Redis) -> int | None:
+    """The most fields a Redis hash keeps in the compact encoding (None: CONFIG is not allowed, as
+    on some managed Redis services). The index's hashes fill with its size; past this many fields a
+    hash is a hashtable (constant-time lookups, several times the memory), below it a list scanned
+    field by field."""
+    try:
+        found = await client.config_get("hash-max-*-entries")
+    except ResponseError:
+        return None
+    values = [int(value) for value in found.values() if value is not None]
+    return min(values) if values else None
 
 
 class RedisNearIndex:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from shared.embedded_redis import EmbeddedRedis, find_redis_server
+from shared.embedded_redis import COMPACT_HASH_ENTRIES, EmbeddedRedis, find_redis_server
 
 pytestmark = pytest.mark.integration
 
@@ -31,3 +31,15 @@ def test_data_survives_kill_and_restart(tmp_path: Path) -> None:
         assert redis.Redis.from_url(server.url).xlen("articles.received") == 1
     finally:
         server.stop()
+
+
+def test_hashes_stay_compact_up_to_the_configured_length(tmp_path: Path) -> None:
+    """The private server keeps a hash compact up to COMPACT_HASH_ENTRIES fields, not Redis's 512:
+    dedup's index relies on longer hashes being hashtables (constant-time lookups)."""
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        client = redis.Redis.from_url(server.url)
+        client.hset("short", mapping={f"f{n}": n for n in range(COMPACT_HASH_ENTRIES)})
+        client.hset("long", mapping={f"f{n}": n for n in range(COMPACT_HASH_ENTRIES + 1)})
+        assert client.object("encoding", "short") in {b"ziplist", b"listpack"}
+        assert client.object("encoding", "long") == b"hashtable"
+        client.close()

@@ -8,12 +8,15 @@ import math
 
 import pytest
 import redis.asyncio as aioredis
+import structlog
 
 from services.dedup.near import InMemoryNearIndex, InMemorySentenceFrequency, NearDuplicateDetector
 from services.dedup.redis_dedup import RedisDeduplicator
-from services.dedup.redis_near import COUNT_HASHES, RedisLayout, shard_name
+from services.dedup.redis_near import COUNT_HASHES, RedisLayout, compact_hash_entries, shard_name
+from services.dedup.service import warn_on_long_compact_hashes
 from services.dedup.stories import InMemoryStoryStore, RedisStoryStore
 from services.dedup.verdict import Deduplicator
+from shared.embedded_redis import COMPACT_HASH_ENTRIES
 from shared.messages import ArticleTagged
 from tests import factories
 from tests.story_texts import story_article, story_sentences
@@ -190,3 +193,24 @@ async def test_judging_sweeps_the_sentence_counts_due(
 
     assert await redis_client.hgetall(key) == {b"lv": str((gen - 1) * 65536 + 1).encode()}
     assert int(await redis_client.hget(f"{layout.prefix}meta", "swept") or 0) == due
+
+
+async def test_dedup_warns_when_redis_keeps_long_hashes_compact(redis_client: aioredis.Redis) -> None:
+    """With hashes compact up to 128 fields (newswire's Redis) dedup says nothing; a Redis at its own
+    default (512) gets a warning at start naming the setting, since the index's cost per article
+    would then grow with its size."""
+    original = await compact_hash_entries(redis_client)
+    try:
+        await redis_client.config_set("hash-max-ziplist-entries", COMPACT_HASH_ENTRIES)
+        assert await compact_hash_entries(redis_client) == COMPACT_HASH_ENTRIES
+        with structlog.testing.capture_logs() as quiet:
+            await warn_on_long_compact_hashes(redis_client)
+        await redis_client.config_set("hash-max-ziplist-entries", 512)
+        with structlog.testing.capture_logs() as logged:
+            await warn_on_long_compact_hashes(redis_client)
+    finally:
+        await redis_client.config_set("hash-max-ziplist-entries", original or COMPACT_HASH_ENTRIES)
+    assert quiet == []
+    assert [(e["event"], e["hash_max_listpack_entries"]) for e in logged] == [
+        ("dedup.redis_hashes_compact_too_long", 512)
+    ]
