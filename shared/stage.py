@@ -205,6 +205,7 @@ class Stage(Generic[EventT]):
         self.event_type = event_type
         self.handler = handler
         self.batch_handler = batch_handler
+        self.readers = readers
         settings = runtime.settings
         service = runtime.service
         broker = runtime.broker
@@ -465,7 +466,6 @@ class ConsumerRuntime:
         self.dead_letters = dead_letters or RedisDeadLetters(self.redis)
         self.stages: list[Stage[Any]] = []
         self._publishers: dict[str, StreamPublisher] = {}
-        self._readers = 1
         self.metrics = StageMetrics(service)
         self.inspector = StreamInspector(self.redis)
         self._housekeeping: asyncio.Task[None] | None = None
@@ -496,7 +496,6 @@ class ConsumerRuntime:
         """
         for stream in outputs:
             self._publishers[stream] = self.broker.publisher(stream=stream)
-        self._readers = max(self._readers, readers)
         stage = Stage(self, input_stream, event_type, handler, batch_handler, readers)
         self.stages.append(stage)
         return stage
@@ -593,7 +592,7 @@ class ConsumerRuntime:
         released = 0
         for stage in self.stages:
             stream, group = stage.input_stream, self.service
-            for consumer in (*self.reader_names(self._readers), self.claimer_name):
+            for consumer in (*self.reader_names(stage.readers), self.claimer_name):
                 held = await self.redis.xpending_range(
                     stream, group, min="-", max="+", count=10_000, consumername=consumer
                 )
