@@ -95,6 +95,10 @@ async def _preload(url: str, size: int, window_seconds: int, run: int) -> None:
         await client.aclose()
 
 
+def _rewriting(client: redis.Redis) -> bool:
+    return bool(int(client.info("persistence")["aof_rewrite_in_progress"]))
+
+
 def _drain_dedup(url: str, expected: int) -> float:
     client = redis.Redis.from_url(url)
     outputs = (ARTICLES_UNIQUE, ARTICLES_DUPLICATES)
@@ -131,6 +135,9 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
                 asyncio.run(_preload(server.url, size, window, run))
                 result.fill_rate[size] = size / (time.perf_counter() - started)
                 result.bytes_per_article[size] = (int(client.info("memory")["used_memory"]) - base) / size
+                # The pre-load wrote the data set in minutes; Redis rewrites its AOF after such growth,
+                # and a rewrite of gigabytes competes with the drain for this machine's cores.
+                wait_for(lambda: not _rewriting(client), 1800, "the AOF rewrite after the pre-load", 0.5)
                 copy_entries(client, ARTICLES_TAGGED, tagged)
                 result.rates.setdefault(size, []).append(_drain_dedup(server.url, len(tagged)))
                 log(f"dedup with {size:,} indexed: {result.rates[size][-1]:,.0f}/s")
