@@ -8,7 +8,7 @@ fingerprints of distinct articles (random sketches, anchors and sentence keys: n
 and none of them matches the real articles). Then the same real articles, tagged in-process and
 published as the tagger publishes them, are drained by the dedup service alone.
 
-``python -m bench.scale [--quick] [--million]``
+``python -m bench.scale [--quick] [--million] [--runs N]``
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def markdown(result: Result) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small indexes, one run")
-    parser.add_argument("--million", action="store_true", help="also 1,000,000 indexed (~30 min a run)")
+    parser.add_argument("--million", action="store_true", help="also 1,000,000 indexed (~15 min a run)")
     parser.add_argument("--runs", type=int, help="runs per index size (default: 3, --quick: 1)")
     args = parser.parse_args(argv)
     plan = Plan.for_(quick=args.quick, million=args.million)

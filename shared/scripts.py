@@ -33,10 +33,16 @@ class ScriptBatcher:
     def _command(self, keys: Sequence[str], args: Sequence[str | int | bytes]) -> list[Any]:
         return [self._sha, len(keys), *keys, *args]
 
-    async def many(self, calls: Sequence[Call]) -> list[Any]:
-        """The replies of ``calls``, run in order in one round trip; an error reply is returned as
-        its exception, not raised. A failed connection raises."""
-        return await self._run([self._command(keys, args) for keys, args in calls])
+    async def many(self, calls: Sequence[Call], *, raise_on_error: bool = False) -> list[Any]:
+        """The replies of ``calls``, run in order in one round trip. An error reply is returned as
+        its exception, or, with ``raise_on_error``, the first one is raised once all have run. A
+        failed connection raises."""
+        replies = await self._run([self._command(keys, args) for keys, args in calls])
+        if raise_on_error:
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+        return replies
 
     async def __call__(self, keys: Sequence[str], args: Sequence[str | int | bytes]) -> Any:
         loop = asyncio.get_running_loop()

@@ -221,9 +221,7 @@ class RedisStatusStore:
 
     async def record_many(self, updates: Sequence[StatusUpdate]) -> None:
         """The updates in one round trip; raises the first error any of them met."""
-        for reply in await self._record.many([self._call(update) for update in updates]):
-            if isinstance(reply, Exception):
-                raise reply
+        await self._record.many([self._call(update) for update in updates], raise_on_error=True)
 
     async def get(self, article_id: str) -> ArticleStatus | None:
         raw = await self._client.hgetall(article_key(article_id))

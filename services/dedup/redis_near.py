@@ -54,8 +54,10 @@ records (those sharing the most anchors, then the earliest), and an insert write
 so the commands per article do not grow with the number of indexed articles. The fields per hash
 do (``16 * indexed / shards`` anchors, ~35 times the articles of a window over 65,536 count
 hashes), and with them the time of each command in a compact hash (a linear scan); past Redis's
-hash-max-listpack-entries (512 by default) a hash leaves the compact encoding and its fields take
-several times the memory.
+hash-max-listpack-entries a hash leaves the compact encoding: constant-time lookups, several times
+the memory per field. newswire runs Redis with 128 (``shared.embedded_redis.COMPACT_HASH_ENTRIES``;
+Redis's own default is 512), which keeps the cost per article flat from 10,000 to 1,000,000
+indexed (docs/operations.md, "Redis configuration").
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError
 
 from services.dedup.fingerprint import MIN_AGREEING_SLOTS, Fingerprint
 from services.dedup.near import (
@@ -80,6 +82,7 @@ from services.dedup.near import (
     Match,
     Thresholds,
 )
+from shared.scripts import Call, ScriptBatcher
 
 DEFAULT_PREFIX = "newswire:dedup:{near}:4:"
 DEFAULT_SHARDS = 32768
@@ -506,13 +509,13 @@ def index_config(
 
 
 async def compact_hash_entries(client: aioredis.Redis) -> int | None:
-    """The most fields a Redis hash keeps in the compact encoding (None: CONFIG is not allowed, as
-    on some managed Redis services). The index's hashes fill with its size; past this many fields a
-    hash is a hashtable (constant-time lookups, several times the memory), below it a list scanned
-    field by field."""
+    """The most fields a Redis hash keeps in the compact encoding; None when Redis would not say
+    (managed services may forbid CONFIG) or did not answer: this only informs a warning. The
+    index's hashes fill with its size; past this many fields a hash is a hashtable (constant-time
+    lookups, several times the memory), below it a list scanned field by field."""
     try:
         found = await client.config_get("hash-max-*-entries")
-    except ResponseError:
+    except RedisError:
         return None
     values = [int(value) for value in found.values() if value is not None]
     return min(values) if values else None
@@ -532,7 +535,7 @@ class RedisNearIndex:
         self.client = client
         self.layout = layout or RedisLayout()
         config = index_config(self.layout, thresholds, max_bucket, max_candidates)
-        self._script = client.register_script(lua_locals(**config) + _CHECK_AND_INSERT)
+        self._script = ScriptBatcher(client, lua_locals(**config) + _CHECK_AND_INSERT)
 
     def _args(self, article_id: str, fp: Fingerprint, now: float | None) -> list[str | bytes | int]:
         # No outlet (0): the index alone does not know it.
@@ -542,20 +545,17 @@ class RedisNearIndex:
         self, article_id: str, fp: Fingerprint, *, now: float | None = None
     ) -> Match | None:
         """See ``NearDuplicateIndex.check_and_insert``."""
-        reply = await self._script(keys=[self.layout.prefix], args=self._args(article_id, fp, now))
+        reply = await self._script([self.layout.prefix], self._args(article_id, fp, now))
         return _match(reply)
 
     async def check_and_insert_many(
         self, items: Sequence[tuple[str, Fingerprint]], *, now: float | None = None
     ) -> list[Match | None]:
         """``check_and_insert`` for a batch in one round trip, in order (each one atomic)."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for article_id, fp in items:
-                await self._script(
-                    keys=[self.layout.prefix], args=self._args(article_id, fp, now), client=pipe
-                )
-            replies = await pipe.execute()
-        return [_match(reply) for reply in replies]
+        calls: list[Call] = [
+            ([self.layout.prefix], self._args(article_id, fp, now)) for article_id, fp in items
+        ]
+        return [_match(reply) for reply in await self._script.many(calls, raise_on_error=True)]
 
 
 def _match(reply: list[int | bytes]) -> Match | None:
@@ -604,7 +604,7 @@ class RedisSentenceFrequency:
             shards=self.layout.shards,
             min_articles=valid_min_articles(min_articles),
         )
-        self._script = client.register_script(config + _SENTENCE_COUNTS)
+        self._script = ScriptBatcher(client, config + _SENTENCE_COUNTS)
 
     async def _call(
         self, source: str, keys: Collection[int], counting: bool, now: float | None
@@ -613,7 +613,7 @@ class RedisSentenceFrequency:
             return frozenset()
         fields = sentence_fields(source, keys)
         args: list[int | bytes] = [_now(now), int(counting), pack_uint32(fields)]
-        reply = await self._script(keys=[self.layout.prefix], args=args)
+        reply = await self._script([self.layout.prefix], args)
         return frozenset(fields[unpack_uint32(field)[0]] for field in reply)
 
     async def frequent(
@@ -630,8 +630,8 @@ class RedisSentenceFrequency:
         self, items: Sequence[tuple[str, Collection[int]]], *, now: float | None = None
     ) -> None:
         """``count`` for a batch of (outlet, keys) in one round trip (filling an index for tests)."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for source, keys in items:
-                args: list[int | bytes] = [_now(now), 1, pack_uint32(sentence_fields(source, keys))]
-                await self._script(keys=[self.layout.prefix], args=args, client=pipe)
-            await pipe.execute()
+        calls: list[Call] = [
+            ([self.layout.prefix], [_now(now), 1, pack_uint32(sentence_fields(source, keys))])
+            for source, keys in items
+        ]
+        await self._script.many(calls, raise_on_error=True)

@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 
 from services.pusher.routing import StreamEntry
 from shared.messages import SUBSCRIPTION_STREAM_PREFIX
+from shared.scripts import ScriptBatcher
 from shared.subscriptions import SUBSCRIPTIONS_KEY
 
 DELIVERED_KEY_PREFIX = "newswire:delivered:"
@@ -99,17 +100,14 @@ class RedisSubscriberStreams:
         self._retention_ms = int(retention_seconds * 1000)
         self._marker_seconds = int(marker_seconds)
         self._client = client
-        self._deliver = client.register_script(_DELIVER_SCRIPT)
+        self._deliver = ScriptBatcher(client, _DELIVER_SCRIPT)
 
     async def deliver_many(self, deliveries: Sequence[Delivery]) -> list[bool]:
         """One script call per delivery, all in one pipelined round trip."""
         min_id = f"{int(time.time() * 1000) - self._retention_ms}-0"
         todo = [delivery for delivery in deliveries if delivery.entries]
-        async with self._client.pipeline(transaction=False) as pipe:
-            for delivery in todo:
-                keys, args = self._call(delivery, min_id)
-                await self._deliver(keys=keys, args=args, client=pipe)
-            replies = iter(await pipe.execute())
+        calls = [self._call(delivery, min_id) for delivery in todo]
+        replies = iter(await self._deliver.many(calls, raise_on_error=True))
         return [bool(next(replies)) if delivery.entries else False for delivery in deliveries]
 
     def _call(self, delivery: Delivery, min_id: str) -> tuple[list[str], list[str | int]]:

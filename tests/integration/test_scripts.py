@@ -45,3 +45,13 @@ async def test_concurrent_calls_run_in_the_order_made_with_evalsha_alone(
     stats = await redis_client.info("commandstats")
     assert stats["cmdstat_evalsha"]["calls"] == 5
     assert "cmdstat_script|exists" not in stats and "cmdstat_script" not in stats
+
+
+async def test_raise_on_error_raises_the_first_error_once_every_call_ran(
+    redis_client: aioredis.Redis,
+) -> None:
+    """With ``raise_on_error`` an error reply is raised, but only after the whole batch ran."""
+    script = ScriptBatcher(redis_client, APPEND)
+    with pytest.raises(ResponseError, match="asked to fail"):
+        await script.many([(["r"], ["a"]), (["r"], ["fail"]), (["r"], ["b"])], raise_on_error=True)
+    assert await redis_client.lrange("r", 0, -1) == [b"a", b"b"]
