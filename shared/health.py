@@ -17,6 +17,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from shared.tasks import stop_task
+
 HEARTBEAT_PREFIX = "newswire:health:"
 CONSUMER_SERVICES = ("tagger", "dedup", "pusher")
 
@@ -77,9 +79,7 @@ class HeartbeatReporter:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            # Bounded: a cancellation swallowed inside a Redis call must not hang the shutdown.
-            await asyncio.wait({self._task}, timeout=2.0)
+            await stop_task(self._task, timeout_s=2.0)
         with contextlib.suppress(Exception):
             await self._client.delete(heartbeat_key(self._service, self._consumer))
 

@@ -52,6 +52,7 @@ from shared.metrics import StageMetrics, metrics_port, received_at_of
 from shared.settings import Settings
 from shared.status import RedisStatusStore, StatusStore, StatusUpdate
 from shared.streams import AUDIT_STREAMS, StreamInspector, safe_trim_id
+from shared.tasks import stop_task
 
 EventT = TypeVar("EventT", bound=BaseModel)
 ARTICLE_ID_HEADER = "article_id"
@@ -469,7 +470,6 @@ class ConsumerRuntime:
         self.metrics = StageMetrics(service)
         self.inspector = StreamInspector(self.redis)
         self._housekeeping: asyncio.Task[None] | None = None
-        self._housekeeping_done = asyncio.Event()
         self._stop_noise = StopNoiseFilter()
         logging.getLogger(FASTSTREAM_LOGGER).addFilter(self._stop_noise)
         self.heartbeat = HeartbeatReporter(
@@ -570,7 +570,7 @@ class ConsumerRuntime:
 
     async def _housekeep(self) -> None:
         next_trim = time.monotonic()
-        while not self._housekeeping_done.is_set():
+        while True:
             try:
                 await self.refresh_stats()
                 if time.monotonic() >= next_trim:
@@ -578,9 +578,7 @@ class ConsumerRuntime:
                     await self.trim_streams()
             except Exception as error:  # a Redis outage: report it, try again next round
                 log.warning("housekeeping.failed", error=_describe(error))
-            # Sleep until the next round or the stop, whichever comes first.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._housekeeping_done.wait(), self.settings.stats_interval_s)
+            await asyncio.sleep(self.settings.stats_interval_s)
 
     async def release_held(self) -> int:
         """Hand the entries this process still holds to the group, claimable at once.
@@ -628,11 +626,7 @@ class ConsumerRuntime:
         )
         await self.heartbeat.stop()
         if self._housekeeping is not None:
-            # The flag and a bounded wait, not just cancel-and-await: a cancellation that lands inside
-            # a Redis call can be swallowed there, and awaiting the task would then hang the stop.
-            self._housekeeping_done.set()
-            self._housekeeping.cancel()
-            await asyncio.wait({self._housekeeping}, timeout=self.settings.stats_interval_s + 1)
+            await stop_task(self._housekeeping, timeout_s=self.settings.stats_interval_s + 1)
 
     async def _stopped(self) -> None:
         try:

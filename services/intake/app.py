@@ -7,7 +7,6 @@ deprecated). Nothing that fails validation reaches a stream; a Redis outage answ
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -64,6 +63,7 @@ from shared.settings import Settings
 from shared.stage import ARTICLE_ID_HEADER, make_broker
 from shared.status import RedisStatusStore, StatusStore
 from shared.subscriptions import SubscriptionStore
+from shared.tasks import stop_task
 
 log = structlog.stdlib.get_logger("newswire.intake")
 
@@ -311,9 +311,7 @@ def create_app(
             yield
         finally:
             if polling is not None:
-                polling.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await polling
+                await stop_task(polling, timeout_s=settings.shutdown_grace_s)
             if poller is not None:
                 await poller.aclose()
             pages.close()

@@ -21,7 +21,6 @@ re-enables it; meanwhile entries keep queueing in its stream.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +40,7 @@ from shared.metrics import StageMetrics
 from shared.settings import Settings
 from shared.stage import ensure_group
 from shared.subscriptions import Subscription, SubscriptionStore, live_secrets, webhook_keys
+from shared.tasks import stop_task
 
 GROUP = "webhooks"
 DEAD_LETTER_STAGE = "webhooks"
@@ -342,9 +342,7 @@ class WebhookDispatcher:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task, STOP_TIMEOUT_S)
         for name in list(self._workers):
             await self._stop_worker(name)
 
@@ -386,10 +384,8 @@ class WebhookDispatcher:
 
     async def _stop_worker(self, name: str) -> None:
         _, task, sender = self._workers.pop(name)
-        task.cancel()
-        # asyncio.wait, not ``await task``: suppressing CancelledError there would also swallow a
-        # cancellation of the caller (the supervisor being stopped).
-        await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
+        if not await stop_task(task, STOP_TIMEOUT_S):
+            log.error("webhook.worker_not_stopped", subscription=name, after_s=STOP_TIMEOUT_S)
         await sender.aclose()
 
 
