@@ -126,7 +126,7 @@ class Settings(BaseSettings):
         default=2,
         gt=0,
         description="Read batches one dedup process has in hand at once: one batch's fingerprints "
-        "are computed while another's scripts run in Redis.",
+        "are computed while the batch read before it is judged in Redis (judged in read order).",
     )
     subscriber_retention_hours: float = Field(
         default=168.0, gt=0, description="Age after which subscriber stream entries are trimmed."

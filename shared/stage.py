@@ -12,14 +12,14 @@ then, for the batch, one pipelined write of every output, one of every status re
 XACK of the entries that were handled. The order is always: publish the outputs, record the
 article's status, then XACK. A crash anywhere in between yields a retry, never a loss; stages are
 idempotent. A stage may have several readers (consumers of the group named after the process):
-their batches are in hand at the same time and finish in any order. An entry whose handler
-raised is not acknowledged: it stays pending for the claimer.
+their batches are in hand at the same time and finish in any order (a handler that needs read
+order keeps it itself, as dedup's does). An entry whose handler raised is not acknowledged: it
+stays pending for the claimer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os

@@ -21,6 +21,7 @@ across replicas: the story's first article is recorded in the same step as its i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -198,6 +199,7 @@ class RedisDeduplicator:
         self.boilerplate = boilerplate
         self.templates = TemplateCache()
         self.attempts = 0  # script calls, for the speed figures
+        self._in_order = InOrder()
         layout = self.layout
         config = lua_locals(
             **index_config(layout, thresholds, MAX_BUCKET, MAX_CANDIDATES),
@@ -276,7 +278,22 @@ class RedisDeduplicator:
         """``judge`` for a read batch: the scripts in one round trip, in order (each one atomic),
         then one more round trip for the rare articles whose outlet's template had changed (so
         those are judged after the rest of the batch), and so on up to ``MAX_ATTEMPTS``. An
-        article that fails gets its exception."""
+        article that fails gets its exception.
+
+        Concurrent calls (a process's readers) are judged in the order they were made: a call's
+        round trips start once the calls before it have had all of theirs, so the first copy of a
+        story read is its first article, whatever a round trip's length (a retry round, a script
+        reloaded after NOSCRIPT). Fingerprinting does not wait: it overlaps the round trips of the
+        call before."""
+        turn = self._in_order.take()  # before any await: the order the calls were made
+        try:
+            return await self._judge_in_turn(events, now, turn)
+        finally:
+            turn.end()
+
+    async def _judge_in_turn(
+        self, events: Sequence[ArticleTagged], now: float | None, turn: Turn
+    ) -> list[ArticleDeduplicated | Exception]:
         results: list[ArticleDeduplicated | Exception] = [RuntimeError("not judged")] * len(events)
         waiting: list[tuple[int, _Pending]] = []
         for n, event in enumerate(events):
@@ -287,7 +304,9 @@ class RedisDeduplicator:
         for _ in range(MAX_ATTEMPTS):
             if not waiting:
                 break
-            waiting = await self._round(waiting, results)
+            sent = self._calls(waiting, results)
+            await turn.wait()
+            waiting = await self._round(sent, results)
         for n, pending in waiting:
             results[n] = RuntimeError(
                 f"the template of outlet {pending.outlet!r} kept changing while judging "
@@ -295,22 +314,26 @@ class RedisDeduplicator:
             )
         return results
 
-    async def _round(
+    def _calls(
         self, waiting: list[tuple[int, _Pending]], results: list[ArticleDeduplicated | Exception]
-    ) -> list[tuple[int, _Pending]]:
-        """One round trip for these articles: their results, and those to send again."""
-        sent: list[tuple[int, _Pending]] = []
-        calls: list[Call] = []
+    ) -> list[tuple[int, _Pending, Call]]:
+        """The script calls of these articles (their fingerprints: the CPU-heavy part)."""
+        sent: list[tuple[int, _Pending, Call]] = []
         for n, pending in waiting:
             try:
-                calls.append(([self.layout.prefix], self._args(pending)))
+                sent.append((n, pending, ([self.layout.prefix], self._args(pending))))
             except Exception as error:
                 results[n] = error
-                continue
-            sent.append((n, pending))
+        return sent
+
+    async def _round(
+        self, sent: list[tuple[int, _Pending, Call]], results: list[ArticleDeduplicated | Exception]
+    ) -> list[tuple[int, _Pending]]:
+        """One round trip for these calls: their articles' results, and those to send again."""
         self.attempts += len(sent)
+        replies = await self._script.many([call for _, _, call in sent])
         again: list[tuple[int, _Pending]] = []
-        for (n, pending), reply in zip(sent, await self._script.many(calls), strict=True):
+        for (n, pending, _), reply in zip(sent, replies, strict=True):
             try:
                 if isinstance(reply, Exception):
                     raise reply
@@ -323,6 +346,41 @@ class RedisDeduplicator:
             else:
                 results[n] = judged
         return again
+
+
+class InOrder:
+    """Turns for concurrent calls: each call's turn comes when the calls that took one before it
+    have ended theirs (ended, even if cancelled, so one stopped call holds up no other)."""
+
+    def __init__(self) -> None:
+        self._last: asyncio.Future[None] | None = None
+
+    def take(self) -> Turn:
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        turn = Turn(self._last, ended)
+        self._last = ended
+        return turn
+
+
+@dataclass(slots=True)
+class Turn:
+    after: asyncio.Future[None] | None  # the turn before this one has ended
+    ended: asyncio.Future[None]
+
+    async def wait(self) -> None:
+        """Until the turns before this one have ended (at once, from the second time on)."""
+        if self.after is not None and not self.after.done():
+            # shield: a cancelled wait must not cancel the turn before it, which is another call's
+            await asyncio.shield(self.after)
+
+    def end(self) -> None:
+        """This turn is over; the next begins when every earlier one is over too."""
+        if self.ended.done():
+            return
+        if self.after is None or self.after.done():
+            self.ended.set_result(None)
+        else:
+            self.after.add_done_callback(lambda _: self.end())
 
 
 @dataclass(slots=True)

@@ -120,6 +120,35 @@ async def test_concurrent_copies_on_two_replicas_make_one_unique_per_story(
             await client.aclose()
 
 
+async def test_concurrent_calls_of_one_process_are_judged_in_the_order_made(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """A process's readers judge their read batches at the same time. A batch read later is judged
+    after the one read before it, even when that one needs a second round trip (its outlet's
+    template changed): the story's first article is the one read first, the copy its duplicate."""
+    template = tuple(story_sentences(90, sentences=3))
+
+    def with_template(article_id: str, seed: int) -> ArticleTagged:
+        article = story_article(article_id, seed, source="A")
+        article = article.model_copy(update={"body": (*article.body, *template)})
+        return ArticleTagged(article=article, tags=factories.tags())
+
+    teacher = RedisDeduplicator(redis_client, layout)
+    for n, seed in enumerate((11, 12)):  # outlet A's template, learnt from two stories
+        assert (await teacher.judge(with_template(f"full{n}", seed))).verdict.status == "unique"
+    first = with_template("x", 13)
+    copy = ArticleTagged(article=story_article("y", 13, source="B"), tags=factories.tags())
+    # Two idle connections, so that neither call waits for one (that would order them by chance).
+    await asyncio.gather(*(redis_client.ping() for _ in range(2)))
+    process = RedisDeduplicator(redis_client, layout)  # has not learnt A's template: x is sent twice
+
+    judged = await asyncio.gather(process.judge_many([first]), process.judge_many([copy]))
+
+    verdicts = [j.verdict for (j,) in judged if not isinstance(j, Exception)]
+    assert process.attempts == 3
+    assert [(v.status, v.story_id) for v in verdicts] == [("unique", "x"), ("duplicate", "x")]
+
+
 async def test_outlet_learns_from_its_first_copy_of_each_story_as_in_memory(
     redis_client: aioredis.Redis, layout: RedisLayout
 ) -> None:
