@@ -70,7 +70,9 @@ def test_up_demo_runs_the_sample_wire_and_ctrl_c_stops_everything(tmp_path: Path
         code = up.wait(60)
     events = _events(log_path.read_text())
     finished = {e["sample"]: e for e in events if e.get("event") == "demo.finished"}
-    assert finished["01_seed_deutsche_tageszeitung.txt"]["status"] == "delivered"
+    # On failure: what dedup did with each article, in the order it did it.
+    judged = [e for e in events if e.get("service") == "dedup" and e.get("stage") == "dedup"]
+    assert finished["01_seed_deutsche_tageszeitung.txt"]["status"] == "delivered", (finished, judged)
     republished = finished["02_seed_republished_rheinischer_kurier.txt"]
     assert republished["status"] == "duplicate"
     assert republished["duplicate_of"] == finished["01_seed_deutsche_tageszeitung.txt"]["article_id"]
