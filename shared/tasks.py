@@ -16,7 +16,8 @@ RECANCEL_INTERVAL_S = 0.1
 
 async def stop_task(task: asyncio.Task[Any], timeout_s: float) -> bool:
     """Cancels ``task`` (again every ``RECANCEL_INTERVAL_S`` while it runs) and waits up to
-    ``timeout_s`` for it to end; whether it did. Its outcome is not raised here."""
+    ``timeout_s`` for it to end; whether it did. Its outcome is not raised here, while a
+    cancellation of the caller is (unlike suppressing CancelledError around ``await task``)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while not task.done():
