@@ -60,3 +60,25 @@ async def test_an_ended_task_is_left_as_it_is() -> None:
     await task
     assert await stop_task(task, timeout_s=1.0) is True
     assert task.result() == "done"
+
+
+async def test_the_callers_own_cancellation_is_not_swallowed() -> None:
+    """A stop that is itself cancelled (its service being stopped) ends with CancelledError."""
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        while not release.is_set():
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                continue
+
+    task = asyncio.create_task(stubborn())
+    await asyncio.sleep(0.02)
+    stopping = asyncio.create_task(stop_task(task, timeout_s=5.0))
+    await asyncio.sleep(0.05)
+    stopping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopping
+    release.set()
+    await asyncio.wait_for(task, 1.0)
