@@ -39,7 +39,7 @@ async def test_one_failed_event_of_a_batch_fails_alone(redis_client: aioredis.Re
     error at the delivery cap. The handler saw the first read as one batch of all ten."""
     await _fill(redis_url)
     settings = Settings(
-        redis_url=redis_url, read_batch=ARTICLES, claim_idle_ms=300, delivery_cap=2, poll_interval_ms=50
+        redis_url=redis_url, read_batch=ARTICLES, claim_idle_ms=1000, delivery_cap=2, poll_interval_ms=50
     )
     runtime = ConsumerRuntime(SERVICE, settings)
     batches: list[list[str]] = []
@@ -94,7 +94,7 @@ async def test_an_undecodable_entry_in_a_batch_is_dead_lettered_and_the_rest_flo
     await redis_client.xadd(INPUT, bad_entry)
     await _fill(redis_url)
     settings = Settings(
-        redis_url=redis_url, read_batch=50, claim_idle_ms=300, delivery_cap=2, poll_interval_ms=50
+        redis_url=redis_url, read_batch=50, claim_idle_ms=1000, delivery_cap=2, poll_interval_ms=50
     )
     runtime = ConsumerRuntime(SERVICE, settings)
     handled: list[str] = []
