@@ -492,7 +492,8 @@ class ConsumerRuntime:
 
         ``readers`` > 1: that many read batches in hand at once, each read by its own consumer of
         the group, so one batch's Python work overlaps another's Redis round trips. Batches then
-        finish out of order, as with replicas.
+        finish out of order, as with replicas; a handler that needs read order keeps it itself
+        (dedup's ``RedisDeduplicator.judge_many`` does).
         """
         for stream in outputs:
             self._publishers[stream] = self.broker.publisher(stream=stream)
