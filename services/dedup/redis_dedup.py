@@ -5,7 +5,9 @@ Per article one EVALSHA (the service pipelines a read batch's scripts in one rou
 
 1. returns the recorded verdict if this (article id, version) was judged already (a redelivery);
 2. checks that the outlet's learnt template sentences are exactly the ones the fingerprint left
-   out (else it answers with the right set, and the article is fingerprinted and sent again);
+   out (else it answers with the right set, and the article is fingerprinted and sent again; the
+   articles after it in the round trip then wait, unjudged, for the next one, so that a batch is
+   judged in read order);
 3. checks the index and inserts the article when it copies no live one;
 4. decides the verdict with the rule of ``services.dedup.verdict.decide`` (the outlet of a story's
    first article is in its index record);
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -70,12 +73,17 @@ from shared.scripts import Call, ScriptBatcher
 # How often an article is fingerprinted again because the outlet's template changed meanwhile
 # (other replicas count at the same time): past this the message fails and is retried later.
 MAX_ATTEMPTS = 4
+# How long the mark that a round sent an article back lives: far longer than a round trip (the
+# mark is only read by the scripts of its own round), short enough to leave no litter behind.
+HALT_MS = 60_000
 
 # Configuration: lua_locals(index_config(...), min_articles, story_prefix, story_of_prefix,
 # story_ttl). ARGV: now, article_id, content_hash, hash_shard, sketch, size, outlet tag, anchors
 # (as _INDEX_ARGS), version, member JSON before and after the verdict, the number of
-# left-out sentence fields, the sentence fields (left-out ones first; 4 bytes each).
+# left-out sentence fields, the sentence fields (left-out ones first; 4 bytes each), the round's
+# name (unique: its mark, once an article of the round is sent back, halts the rest).
 # Replies: {0, story, member JSON} recorded already; {2, fields...} the template is these fields;
+#          {3} not judged: an article before it in the round was sent back;
 #          {1, status, story, kind, jaccard, containment} judged now.
 _JUDGE = (
     _INDEX_ARGS
@@ -85,6 +93,11 @@ local member_head = ARGV[10]
 local member_tail = ARGV[11]
 local left_out = tonumber(ARGV[12])
 local story_of_key = story_of_prefix .. article_id
+
+-- 0. An article before this one in the round was sent back (step 2): this one waits for the next
+-- round too, so that the batch is still judged in read order.
+local halt_key = p .. 'halt:' .. ARGV[14]
+if redis.call('EXISTS', halt_key) == 1 then return {3} end
 
 -- 1. A redelivered message: the verdict recorded the first time.
 local member_field = article_id .. ':' .. version
@@ -112,6 +125,7 @@ if agrees then
   end
 end
 if not agrees then
+  redis.call('SET', halt_key, 1, 'PX', HALT_MS)
   table.insert(template, 1, 2)
   return template
 end
@@ -146,7 +160,7 @@ redis.call('EXPIRE', story_key, story_ttl)
 redis.call('SET', story_of_key, story, 'EX', story_ttl)
 return {1, status, story, kind, jaccard, containment}
 """
-)
+).replace("HALT_MS", str(HALT_MS))
 
 
 class TemplateCache:
@@ -216,19 +230,25 @@ class RedisDeduplicator:
         text = prepare(article.headline, article.body)
         boilerplate = article_boilerplate(article, self.boilerplate)
         fields = sentence_fields(outlet, text.learnable_keys()) if outlet else {}
-        template = self.templates.get(outlet) & frozenset(fields.values()) if outlet else frozenset()
         head, tail = _member_json(article.id, article.version, outlet)
         return _Pending(
-            event,
-            outlet,
-            text,
-            boilerplate,
-            fields,
-            template,
-            int(time.time() if now is None else now),
-            head,
-            tail,
+            event, outlet, text, boilerplate, fields, int(time.time() if now is None else now), head, tail
         )
+
+    def _template_of(self, pending: _Pending) -> frozenset[int]:
+        """The sentences of the article that this process knows as its outlet's template."""
+        if not pending.outlet:
+            return frozenset()
+        return self.templates.get(pending.outlet) & frozenset(pending.fields.values())
+
+    def _call(self, pending: _Pending, round_name: str) -> Call:
+        """The article's script call in this round (fingerprinted again only if its template
+        changed since its last call)."""
+        template = self._template_of(pending)
+        if pending.args is None or template != pending.template:
+            pending.template = template
+            pending.args = self._args(pending)
+        return [self.layout.prefix], [*pending.args, round_name]
 
     def _args(self, pending: _Pending) -> list[str | bytes | int]:
         template, fields = pending.template, pending.fields
@@ -248,12 +268,16 @@ class RedisDeduplicator:
         ]
 
     def _settle(self, pending: _Pending, reply: list[Any]) -> ArticleDeduplicated | None:
-        """The judged article, or None when the outlet's template changed (``pending`` now has it)."""
+        """The judged article, or None when it is to be sent again: its outlet's template changed
+        (the cache now has it), or an article before it in the round trip was sent back."""
         article = pending.event.article
+        if reply[0] == 3:
+            return None
         if reply[0] == 2:
-            pending.template = frozenset(pending.fields[unpack_uint32(f)[0]] for f in reply[1:])
+            pending.sent_back += 1
+            template = frozenset(pending.fields[unpack_uint32(f)[0]] for f in reply[1:])
             if pending.outlet:
-                self.templates.learn(pending.outlet, pending.fields.values(), pending.template)
+                self.templates.learn(pending.outlet, pending.fields.values(), template)
             return None
         if reply[0] == 0:
             verdict = recorded_verdict(text_of(reply[1]), StoryMember.from_json(reply[2]))
@@ -275,10 +299,11 @@ class RedisDeduplicator:
     async def judge_many(
         self, events: Sequence[ArticleTagged], *, now: float | None = None
     ) -> list[ArticleDeduplicated | Exception]:
-        """``judge`` for a read batch: the scripts in one round trip, in order (each one atomic),
-        then one more round trip for the rare articles whose outlet's template had changed (so
-        those are judged after the rest of the batch), and so on up to ``MAX_ATTEMPTS``. An
-        article that fails gets its exception.
+        """``judge`` for a read batch: the scripts in one round trip, in order (each one atomic).
+        When an article's outlet template had changed (rare), the script sends it back and the
+        articles after it wait: one more round trip judges them, in order, the article first,
+        fingerprinted with the template learnt. An article sent back ``MAX_ATTEMPTS`` times, or
+        that fails, gets its exception.
 
         Concurrent calls (a process's readers) are judged in the order they were made: a call's
         round trips start once the calls before it have had all of theirs, so the first copy of a
@@ -301,17 +326,18 @@ class RedisDeduplicator:
                 waiting.append((n, self._prepare(event, now)))
             except Exception as error:  # bad data in one article fails that article alone
                 results[n] = error
-        for _ in range(MAX_ATTEMPTS):
-            if not waiting:
-                break
+        # Ends: in each round the first article waiting is judged, fails or is sent back once more.
+        while waiting:
             sent = self._calls(waiting, results)
             await turn.wait()
             waiting = await self._round(sent, results)
-        for n, pending in waiting:
-            results[n] = RuntimeError(
-                f"the template of outlet {pending.outlet!r} kept changing while judging "
-                f"{pending.event.article.id}"
-            )
+            for n, pending in waiting:
+                if pending.sent_back >= MAX_ATTEMPTS:
+                    results[n] = RuntimeError(
+                        f"the template of outlet {pending.outlet!r} kept changing while judging "
+                        f"{pending.event.article.id}"
+                    )
+            waiting = [(n, pending) for n, pending in waiting if pending.sent_back < MAX_ATTEMPTS]
         return results
 
     def _calls(
@@ -319,9 +345,10 @@ class RedisDeduplicator:
     ) -> list[tuple[int, _Pending, Call]]:
         """The script calls of these articles (their fingerprints: the CPU-heavy part)."""
         sent: list[tuple[int, _Pending, Call]] = []
+        round_name = secrets.token_hex(8)
         for n, pending in waiting:
             try:
-                sent.append((n, pending, ([self.layout.prefix], self._args(pending))))
+                sent.append((n, pending, self._call(pending, round_name)))
             except Exception as error:
                 results[n] = error
         return sent
@@ -392,7 +419,9 @@ class _Pending:
     text: PreparedText
     boilerplate: BoilerplateFilter
     fields: dict[int, int]
-    template: frozenset[int]
     moment: int
     member_head: str
     member_tail: str
+    template: frozenset[int] = frozenset()  # of its last call
+    args: list[str | bytes | int] | None = None  # of its last call, but the round's name
+    sent_back: int = 0  # times the script found its outlet's template changed

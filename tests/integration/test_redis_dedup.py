@@ -149,6 +149,40 @@ async def test_concurrent_calls_of_one_process_are_judged_in_the_order_made(
     assert [(v.status, v.story_id) for v in verdicts] == [("unique", "x"), ("duplicate", "x")]
 
 
+async def test_an_article_sent_again_is_judged_before_the_rest_of_its_batch(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """When an article's outlet template changed, the articles after it in the same read batch wait
+    for its second round trip: the story's first article is the one read first, even when its
+    copy came in the same batch."""
+    template = tuple(story_sentences(90, sentences=3))
+
+    def with_template(article_id: str, seed: int) -> ArticleTagged:
+        article = story_article(article_id, seed, source="A")
+        article = article.model_copy(update={"body": (*article.body, *template)})
+        return ArticleTagged(article=article, tags=factories.tags())
+
+    teacher = RedisDeduplicator(redis_client, layout)
+    for n, seed in enumerate((11, 12)):  # outlet A's template, learnt from two stories
+        assert (await teacher.judge(with_template(f"full{n}", seed))).verdict.status == "unique"
+    batch = [
+        with_template("x", 13),  # sent again: its fingerprint kept A's template in
+        ArticleTagged(article=story_article("y", 13, source="B"), tags=factories.tags()),
+        ArticleTagged(article=story_article("z", 14, source="B"), tags=factories.tags()),
+    ]
+    process = RedisDeduplicator(redis_client, layout)  # has not learnt A's template
+
+    judged = await process.judge_many(batch)
+
+    verdicts = [j.verdict for j in judged if not isinstance(j, Exception)]
+    assert [(v.status, v.story_id) for v in verdicts] == [
+        ("unique", "x"),
+        ("duplicate", "x"),
+        ("unique", "z"),
+    ]
+    assert process.attempts == 6  # all three twice: y and z waited for x's second round trip
+
+
 async def test_outlet_learns_from_its_first_copy_of_each_story_as_in_memory(
     redis_client: aioredis.Redis, layout: RedisLayout
 ) -> None:
