@@ -75,22 +75,35 @@ async def test_same_verdicts_and_story_records_as_the_in_memory_path(
     assert await stories.story_of("b") == "a"
 
 
+OUTLET_A_TEMPLATE = tuple(story_sentences(90, sentences=3))
+
+
+def _outlet_a_article(article_id: str, seed: int) -> ArticleTagged:
+    """Story ``seed`` from outlet A, its template block at the end."""
+    article = story_article(article_id, seed, source="A")
+    article = article.model_copy(update={"body": (*article.body, *OUTLET_A_TEMPLATE)})
+    return ArticleTagged(article=article, tags=factories.tags())
+
+
+async def _teach_outlet_a_its_template(teacher: RedisDeduplicator) -> None:
+    """Two unique stories of outlet A: its template block is counted in Redis (other processes do
+    not know it yet)."""
+    for n, seed in enumerate((11, 12)):
+        assert (await teacher.judge(_outlet_a_article(f"full{n}", seed))).verdict.status == "unique"
+
+
 async def test_outlet_template_is_learnt_and_shared_by_replicas(
     redis_client: aioredis.Redis, layout: RedisLayout
 ) -> None:
     """Once two unique articles of an outlet carried a template block, its stubs carrying only
     that block and a lead are unique, on a replica that learnt it and on one that did not."""
-    template = tuple(story_sentences(90, sentences=3))
     first, second = RedisDeduplicator(redis_client, layout), RedisDeduplicator(redis_client, layout)
-    for n, seed in enumerate((11, 12)):
-        article = story_article(f"full{n}", seed, source="A")
-        article = article.model_copy(update={"body": (*article.body, *template)})
-        verdict = (await first.judge(ArticleTagged(article=article, tags=factories.tags()))).verdict
-        assert verdict.status == "unique"
+    await _teach_outlet_a_its_template(first)
     calls = first.attempts
     for n, replica in enumerate((first, second, first)):
         lead = story_sentences(20 + n, sentences=1)
-        stub = story_article(f"stub{n}", 0, source="A", headline=f"Kurz {n}", body=(*lead, *template))
+        body = (*lead, *OUTLET_A_TEMPLATE)
+        stub = story_article(f"stub{n}", 0, source="A", headline=f"Kurz {n}", body=body)
         verdict = (await replica.judge(ArticleTagged(article=stub, tags=factories.tags()))).verdict
         assert verdict.status == "unique"
     # The first stub on each replica finds the template changed (one more call); the third stub is
@@ -126,17 +139,8 @@ async def test_concurrent_calls_of_one_process_are_judged_in_the_order_made(
     """A process's readers judge their read batches at the same time. A batch read later is judged
     after the one read before it, even when that one needs a second round trip (its outlet's
     template changed): the story's first article is the one read first, the copy its duplicate."""
-    template = tuple(story_sentences(90, sentences=3))
-
-    def with_template(article_id: str, seed: int) -> ArticleTagged:
-        article = story_article(article_id, seed, source="A")
-        article = article.model_copy(update={"body": (*article.body, *template)})
-        return ArticleTagged(article=article, tags=factories.tags())
-
-    teacher = RedisDeduplicator(redis_client, layout)
-    for n, seed in enumerate((11, 12)):  # outlet A's template, learnt from two stories
-        assert (await teacher.judge(with_template(f"full{n}", seed))).verdict.status == "unique"
-    first = with_template("x", 13)
+    await _teach_outlet_a_its_template(RedisDeduplicator(redis_client, layout))
+    first = _outlet_a_article("x", 13)
     copy = ArticleTagged(article=story_article("y", 13, source="B"), tags=factories.tags())
     # Two idle connections, so that neither call waits for one (that would order them by chance).
     await asyncio.gather(*(redis_client.ping() for _ in range(2)))
@@ -155,18 +159,9 @@ async def test_an_article_sent_again_is_judged_before_the_rest_of_its_batch(
     """When an article's outlet template changed, the articles after it in the same read batch wait
     for its second round trip: the story's first article is the one read first, even when its
     copy came in the same batch."""
-    template = tuple(story_sentences(90, sentences=3))
-
-    def with_template(article_id: str, seed: int) -> ArticleTagged:
-        article = story_article(article_id, seed, source="A")
-        article = article.model_copy(update={"body": (*article.body, *template)})
-        return ArticleTagged(article=article, tags=factories.tags())
-
-    teacher = RedisDeduplicator(redis_client, layout)
-    for n, seed in enumerate((11, 12)):  # outlet A's template, learnt from two stories
-        assert (await teacher.judge(with_template(f"full{n}", seed))).verdict.status == "unique"
+    await _teach_outlet_a_its_template(RedisDeduplicator(redis_client, layout))
     batch = [
-        with_template("x", 13),  # sent again: its fingerprint kept A's template in
+        _outlet_a_article("x", 13),  # sent again: its fingerprint kept A's template in
         ArticleTagged(article=story_article("y", 13, source="B"), tags=factories.tags()),
         ArticleTagged(article=story_article("z", 14, source="B"), tags=factories.tags()),
     ]
