@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,17 @@ from shared.messages import ALL_TOPIC, ARTICLES_DUPLICATES, topic_stream
 from shared.stage import ARTICLE_ID_HEADER
 
 ALL = topic_stream(ALL_TOPIC)
-LIBRARIES = ("faststream", "redis", "pydantic", "fastapi", "uvicorn", "httpx", "structlog", "numpy")
+LIBRARIES = (
+    "faststream",
+    "redis",
+    "hiredis",
+    "pydantic",
+    "fastapi",
+    "uvicorn",
+    "httpx",
+    "structlog",
+    "numpy",
+)
 FASTSTREAM_DATA_FIELD = b"__data__"
 
 Entry = tuple[bytes, dict[bytes, bytes]]
@@ -196,6 +207,21 @@ def redis_version(server: EmbeddedRedis) -> str:
     return f"{found[0] if found else out.strip()} ({server.binary})"
 
 
+def python_speed_ns(steps: int = 100_000, tries: int = 9) -> float:
+    """Nanoseconds per step of a fixed pure-Python loop, median of ``tries`` (~0.1 s in all): how
+    fast this host runs CPython at the moment. A virtual machine's speed drifts with its neighbours
+    (54 to 111 ns within one minute here), so this, taken before and after a run, hints whether two
+    runs' figures can be compared; it cannot vouch for the minutes in between."""
+    times = []
+    for _ in range(tries):
+        started = time.perf_counter()
+        total = 0
+        for step in range(steps):
+            total += step & 7
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) / steps * 1e9
+
+
 @dataclass(frozen=True)
 class Machine:
     date: str
@@ -205,6 +231,7 @@ class Machine:
     python: str
     libraries: dict[str, str]
     load_before: tuple[float, float, float]
+    speed_before_ns: float
 
     def rows(self, redis: str, load_after: tuple[float, float, float]) -> list[tuple[str, str]]:
         def fmt(load: tuple[float, float, float]) -> str:
@@ -220,6 +247,10 @@ class Machine:
             ("libraries", ", ".join(f"{name} {ver}" for name, ver in self.libraries.items())),
             ("load average (1/5/15 min) before", fmt(self.load_before)),
             ("load average (1/5/15 min) after", fmt(load_after)),
+            (
+                "CPython speed before / after (ns per step of a fixed loop; lower is faster)",
+                f"{self.speed_before_ns:.0f} / {python_speed_ns():.0f}",
+            ),
         ]
 
 
@@ -236,4 +267,5 @@ def machine() -> Machine:
         python=f"{platform.python_implementation()} {platform.python_version()}",
         libraries=libraries,
         load_before=os.getloadavg(),
+        speed_before_ns=python_speed_ns(),
     )
