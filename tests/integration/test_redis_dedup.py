@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Iterable
 
 import pytest
 import redis.asyncio as aioredis
 import structlog
 
 from services.dedup.near import InMemoryNearIndex, InMemorySentenceFrequency, NearDuplicateDetector
-from services.dedup.redis_dedup import RedisDeduplicator
+from services.dedup.redis_dedup import MAX_ATTEMPTS, RedisDeduplicator, TemplateCache
 from services.dedup.redis_near import COUNT_HASHES, RedisLayout, compact_hash_entries, shard_name
 from services.dedup.service import warn_on_long_compact_hashes
 from services.dedup.stories import InMemoryStoryStore, RedisStoryStore
@@ -176,6 +177,37 @@ async def test_an_article_sent_again_is_judged_before_the_rest_of_its_batch(
         ("unique", "z"),
     ]
     assert process.attempts == 6  # all three twice: y and z waited for x's second round trip
+
+
+class _ForgetfulTemplates(TemplateCache):
+    """Learns nothing: the article is fingerprinted with the old template every time."""
+
+    def learn(self, outlet: str, asked: Iterable[int], template: frozenset[int]) -> None:
+        pass
+
+
+async def test_an_article_whose_template_keeps_changing_fails_alone(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """An article sent back MAX_ATTEMPTS times fails (the stage retries it later); the articles
+    after it in its batch are judged all the same, without it."""
+    await _teach_outlet_a_its_template(RedisDeduplicator(redis_client, layout))
+    process = RedisDeduplicator(redis_client, layout)
+    process.templates = _ForgetfulTemplates()
+    batch = [
+        _outlet_a_article("x", 13),
+        ArticleTagged(article=story_article("y", 13, source="B"), tags=factories.tags()),
+        ArticleTagged(article=story_article("z", 14, source="B"), tags=factories.tags()),
+    ]
+
+    failed, *judged = await process.judge_many(batch)
+
+    assert isinstance(failed, RuntimeError) and "kept changing" in str(failed)
+    assert [(j.verdict.status, j.verdict.story_id) for j in judged if not isinstance(j, Exception)] == [
+        ("unique", "y"),
+        ("unique", "z"),
+    ]
+    assert process.attempts == 3 * MAX_ATTEMPTS + 2  # y and z waited for each of x's rounds
 
 
 async def test_outlet_learns_from_its_first_copy_of_each_story_as_in_memory(
