@@ -237,11 +237,30 @@ def _sentence_keys(hashes: np.ndarray, first: np.ndarray, last: np.ndarray) -> n
 
 
 def sentence_key(sentence: str) -> int:
-    """A stable 63-bit key of a sentence: the same for texts with the same normalised words."""
-    hashes, _, _ = _words(unicodedata.normalize("NFKC", sentence).casefold())
-    if not len(hashes):
-        return 0
-    return int(_sentence_keys(hashes, np.zeros(1, dtype=np.int64), np.array([len(hashes)]))[0])
+    """A stable 63-bit key of a sentence: the same for texts with the same normalised words (0 for
+    a text without words)."""
+    keys = sentence_keys_of([sentence])
+    return keys[0] if keys else 0
+
+
+def sentence_keys_of(sentences: Iterable[str]) -> list[int]:
+    """``sentence_key`` of each of ``sentences`` that has words, in order, hashed in one pass.
+
+    A page's teasers are dozens of short sentences: a pass of their own each (a dozen numpy calls)
+    cost more than fingerprinting the article. Each sentence is hashed whole, as one range of words,
+    even where it holds a sentence end.
+    """
+    texts = [unicodedata.normalize("NFKC", s).casefold() for s in sentences]
+    if not texts:
+        return []
+    hashes, _, ends = _words(_PARAGRAPH.join(texts))
+    # Where each text ends in the joined one: a word belongs to the first text ending at or after it.
+    text_ends = np.cumsum([len(text) + 1 for text in texts]) - 1
+    counts = np.bincount(np.searchsorted(text_ends, ends), minlength=len(texts))
+    lasts = np.cumsum(counts)
+    with_words = counts > 0
+    firsts = (lasts - counts)[with_words]
+    return _sentence_keys(hashes, firsts, lasts[with_words]).tolist()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -317,7 +336,7 @@ class BoilerplateFilter:
     @classmethod
     def of(cls, sentences: Iterable[str]) -> BoilerplateFilter:
         """A filter for the given sentences (matched after normalisation)."""
-        return cls(frozenset(sentence_key(s) for s in sentences if normalize(s)))
+        return cls(frozenset(sentence_keys_of(sentences)))
 
     @classmethod
     def learn(cls, documents: Iterable[Sequence[str]], min_documents: int = 3) -> BoilerplateFilter:

@@ -7,19 +7,24 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.dedup.fingerprint import (
     ANCHORS,
     NO_BOILERPLATE,
     NUM_PERM,
     BoilerplateFilter,
+    article_boilerplate,
     containment_from_jaccard,
     content_hash,
     estimate_jaccard,
     fingerprint,
     fingerprint_article,
     normalize,
+    sentence_key,
     sentence_keys,
+    sentence_keys_of,
     shingle_set,
     word_shingles,
 )
@@ -169,3 +174,46 @@ def test_fingerprint_article_leaves_out_its_own_teasers() -> None:
         without.size,
         without.anchors,
     )
+
+
+# Words, sentence ends, the paragraph separator, characters past the BMP (an emoji, a mathematical
+# bold A), a ligature NFKC splits, and bare punctuation.
+_SENTENCE_PARTS = st.sampled_from(
+    ["Wort", "ÄÖÜ", "straße", "1", ".", ": ", "! ", " ", "\x1e", "😀", "\U0001d400", "_", "\ufb01"]
+)
+
+
+@given(st.lists(st.lists(_SENTENCE_PARTS, max_size=8).map("".join), max_size=12))
+def test_sentences_hashed_together_get_the_keys_each_gets_alone(sentences: list[str]) -> None:
+    """Hashing many sentences in one pass (a page's teasers) gives each the key it gets alone, in
+    order; sentences without words get none."""
+    alone = [sentence_key(s) for s in sentences if normalize(s)]
+    assert sentence_keys_of(sentences) == alone
+
+
+def test_teaser_sentences_are_boilerplate_of_their_article() -> None:
+    """Every sentence of an article's teasers (headline and lead) is left out of its fingerprint."""
+    teasers = (
+        Teaser(headline="Neuer Streit um den Haushalt", lead="Die Koalition ringt. Ein Treffen folgt!"),
+        Teaser(headline="Wetter: Sturm erwartet"),
+    )
+    article = Article(
+        id="a1",
+        received_at=datetime(2026, 11, 1, tzinfo=UTC),
+        format="json",
+        headline=HEADLINE,
+        body=BODY,
+        related=teasers,
+    )
+    expected = {
+        sentence_key(s)
+        for s in (
+            "Neuer Streit um den Haushalt",
+            "Die Koalition ringt.",
+            "Ein Treffen folgt!",
+            "Wetter:",
+            "Sturm erwartet",
+        )
+    }
+    assert expected <= article_boilerplate(article, NO_BOILERPLATE).keys
+    assert len(article_boilerplate(article, NO_BOILERPLATE).keys) == len(expected)
