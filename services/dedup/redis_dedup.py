@@ -254,8 +254,11 @@ class RedisDeduplicator:
         template, fields = pending.template, pending.fields
         boilerplate = pending.boilerplate.with_keys(template) if template else pending.boilerplate
         fp = fingerprint_prepared(pending.text, boilerplate)
-        left_out = [f for f, key in fields.items() if key in template]
-        others = [f for f, key in fields.items() if key not in template]
+        if template:
+            left_out = [f for f, key in fields.items() if key in template]
+            others = [f for f, key in fields.items() if key not in template]
+        else:  # most articles: the outlet has no template (yet), or it is not in this article
+            left_out, others = [], list(fields)
         article = pending.event.article
         return [
             pending.moment,

@@ -68,6 +68,7 @@ import zlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -488,9 +489,16 @@ def index_args(layout: RedisLayout, article_id: str, fp: Fingerprint, outlet: in
     ]
 
 
+_ANCHOR_ENTRY = np.dtype([("shard", "<u2"), ("anchor", "<u4")])  # packed: 6 bytes
+
+
 def anchor_blob(anchors: Sequence[int], shards: int) -> bytes:
     """Per anchor its shard (2 bytes) and itself (a little-endian uint32): one script argument."""
-    return struct.pack("<" + "HI" * len(anchors), *(v for a in anchors for v in (a % shards, a)))
+    values = np.asarray(anchors, dtype=np.uint32)
+    entries = np.empty(len(values), dtype=_ANCHOR_ENTRY)
+    entries["shard"] = values % shards
+    entries["anchor"] = values
+    return entries.tobytes()
 
 
 def index_config(
@@ -581,8 +589,11 @@ def sentence_fields(source: str, keys: Collection[int]) -> dict[int, int]:
     32 bits per field keep the hashes compact; a collision only makes one sentence of one outlet
     look repeated a little early.
     """
-    salt = zlib.crc32(source.encode("utf-8"))
-    return {(key ^ salt ^ (key >> 32)) & 0xFFFFFFFF: key for key in keys}
+    salt = np.uint64(zlib.crc32(source.encode("utf-8")))
+    ordered = list(keys)
+    values = np.array(ordered, dtype=np.uint64)
+    fields = (values ^ salt ^ (values >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    return dict(zip(fields.tolist(), ordered, strict=True))
 
 
 class RedisSentenceFrequency:
