@@ -6,8 +6,8 @@ Per article one EVALSHA (the service pipelines a read batch's scripts in one rou
 1. returns the recorded verdict if this (article id, version) was judged already (a redelivery);
 2. checks that the outlet's learnt template sentences are exactly the ones the fingerprint left
    out (else it answers with the right set, and the article is fingerprinted and sent again; the
-   articles after it in the round trip then wait, unjudged, for the next one, so that a batch is
-   judged in read order);
+   articles after it in the round trip that may copy it wait, unjudged, for the next one, so that
+   a story's first article is still the first read);
 3. checks the index and inserts the article when it copies no live one;
 4. decides the verdict with the rule of ``services.dedup.verdict.decide`` (the outlet of a story's
    first article is in its index record);
@@ -73,17 +73,17 @@ from shared.scripts import Call, ScriptBatcher
 # How often an article is fingerprinted again because the outlet's template changed meanwhile
 # (other replicas count at the same time): past this the message fails and is retried later.
 MAX_ATTEMPTS = 4
-# How long the mark that a round sent an article back lives: far longer than a round trip (the
-# mark is only read by the scripts of its own round), short enough to leave no litter behind.
-HALT_MS = 60_000
+# How long a round's record of the articles it held back lives: far longer than a round trip (only
+# the scripts of its own round read it), short enough to leave no litter behind.
+HELD_MS = 60_000
 
 # Configuration: lua_locals(index_config(...), min_articles, story_prefix, story_of_prefix,
 # story_ttl). ARGV: now, article_id, content_hash, hash_shard, sketch, size, outlet tag, anchors
 # (as _INDEX_ARGS), version, member JSON before and after the verdict, the number of
 # left-out sentence fields, the sentence fields (left-out ones first; 4 bytes each), the round's
-# name (unique: its mark, once an article of the round is sent back, halts the rest).
+# name (unique: it names the round's record of the articles held back, step 0).
 # Replies: {0, story, member JSON} recorded already; {2, fields...} the template is these fields;
-#          {3} not judged: an article before it in the round was sent back;
+#          {3} not judged: it may copy an article sent back earlier in the round;
 #          {1, status, story, kind, jaccard, containment} judged now.
 _JUDGE = (
     _INDEX_ARGS
@@ -94,10 +94,30 @@ local member_tail = ARGV[11]
 local left_out = tonumber(ARGV[12])
 local story_of_key = story_of_prefix .. article_id
 
--- 0. An article before this one in the round was sent back (step 2): this one waits for the next
--- round too, so that the batch is still judged in read order.
-local halt_key = p .. 'halt:' .. ARGV[14]
-if redis.call('EXISTS', halt_key) == 1 then return {3} end
+-- 0. An article sent back earlier in this round (step 2) is judged in the next round. This one
+-- waits for it when it may copy it (it shares an anchor or its content hash with it, as any copy
+-- does), so that a story's first article is the first one read; other stories go on. The keys of
+-- the articles held back so far are the fields of the round's hash.
+local held_key = p .. 'held:' .. ARGV[14]
+local own_keys = {content_hash}
+for _, anchor in ipairs(anchors) do own_keys[#own_keys + 1] = anchor end
+local function hold()  -- a copy of this article, later in the round, waits as well
+  local values = {}
+  for _, key in ipairs(own_keys) do
+    values[#values + 1] = key
+    values[#values + 1] = 1
+  end
+  redis.call('HSET', held_key, unpack(values))
+  redis.call('PEXPIRE', held_key, HELD_MS)
+end
+if redis.call('EXISTS', held_key) == 1 then  -- most rounds hold nothing back
+  for _, found in ipairs(redis.call('HMGET', held_key, unpack(own_keys))) do
+    if found then
+      hold()
+      return {3}
+    end
+  end
+end
 
 -- 1. A redelivered message: the verdict recorded the first time.
 local member_field = article_id .. ':' .. version
@@ -125,7 +145,7 @@ if agrees then
   end
 end
 if not agrees then
-  redis.call('SET', halt_key, 1, 'PX', HALT_MS)
+  hold()
   table.insert(template, 1, 2)
   return template
 end
@@ -160,7 +180,7 @@ redis.call('EXPIRE', story_key, story_ttl)
 redis.call('SET', story_of_key, story, 'EX', story_ttl)
 return {1, status, story, kind, jaccard, containment}
 """
-).replace("HALT_MS", str(HALT_MS))
+).replace("HELD_MS", str(HELD_MS))
 
 
 class TemplateCache:
@@ -272,7 +292,7 @@ class RedisDeduplicator:
 
     def _settle(self, pending: _Pending, reply: list[Any]) -> ArticleDeduplicated | None:
         """The judged article, or None when it is to be sent again: its outlet's template changed
-        (the cache now has it), or an article before it in the round trip was sent back."""
+        (the cache now has it), or it may copy an article sent back earlier in the round trip."""
         article = pending.event.article
         if reply[0] == 3:
             return None
@@ -303,10 +323,10 @@ class RedisDeduplicator:
         self, events: Sequence[ArticleTagged], *, now: float | None = None
     ) -> list[ArticleDeduplicated | Exception]:
         """``judge`` for a read batch: the scripts in one round trip, in order (each one atomic).
-        When an article's outlet template had changed (rare), the script sends it back and the
-        articles after it wait: one more round trip judges them, in order, the article first,
-        fingerprinted with the template learnt. An article sent back ``MAX_ATTEMPTS`` times, or
-        that fails, gets its exception.
+        When an article's outlet template had changed, the script sends it back, and the articles
+        after it that may copy it (sharing an anchor or the content hash) wait: one more round
+        trip judges them, in order, the article first, fingerprinted with the template learnt.
+        An article sent back ``MAX_ATTEMPTS`` times, or that fails, gets its exception.
 
         Concurrent calls (a process's readers) are judged in the order they were made: a call's
         round trips start once the calls before it have had all of theirs, so the first copy of a
@@ -329,7 +349,8 @@ class RedisDeduplicator:
                 waiting.append((n, self._prepare(event, now)))
             except Exception as error:  # bad data in one article fails that article alone
                 results[n] = error
-        # Ends: in each round the first article waiting is judged, fails or is sent back once more.
+        # Ends: in each round the first article waiting is judged, fails or is sent back once more
+        # (nothing was held back before it).
         while waiting:
             sent = self._calls(waiting, results)
             await turn.wait()
