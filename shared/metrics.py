@@ -113,6 +113,13 @@ class StageMetrics:
             buckets=PROCESSING_BUCKETS,
             registry=self.registry,
         )
+        self.dedup_script_calls = Counter(
+            "newswire_dedup_script_calls",
+            "Dedup's judging script calls, by reply: judged, recorded (a redelivery), sent_back (the "
+            "outlet's template changed: fingerprinted and sent again), held (may copy one sent back), error",
+            ["reply"],
+            registry=self.registry,
+        )
         self._server: WSGIServer | None = None
         self._thread: Thread | None = None
 
@@ -129,6 +136,9 @@ class StageMetrics:
 
     def delivered_to(self, subscription: str) -> None:
         self.subscription_deliveries.labels(subscription).inc()
+
+    def dedup_replied(self, reply: str) -> None:
+        self.dedup_script_calls.labels(reply).inc()
 
     def message_failed(self, result: str) -> None:
         self.failed.labels(self.service, result).inc()

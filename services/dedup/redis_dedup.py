@@ -27,7 +27,8 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +77,8 @@ MAX_ATTEMPTS = 4
 # How long a round's record of the articles it held back lives: far longer than a round trip (only
 # the scripts of its own round read it), short enough to leave no litter behind.
 HELD_MS = 60_000
+# The script's replies by their first element (see below).
+REPLY_KINDS = {0: "recorded", 1: "judged", 2: "sent_back", 3: "held"}
 
 # Configuration: lua_locals(index_config(...), min_articles, story_prefix, story_of_prefix,
 # story_ttl). ARGV: now, article_id, content_hash, hash_shard, sketch, size, outlet tag, anchors
@@ -227,12 +230,15 @@ class RedisDeduplicator:
         boilerplate: BoilerplateFilter = DEFAULT_BOILERPLATE,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         min_articles: int = MIN_SOURCE_ARTICLES,
+        on_reply: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_reply`` is told the kind of each script reply (``REPLY_KINDS``): a metric."""
         self.client = client
         self.layout = layout or RedisLayout()
         self.boilerplate = boilerplate
         self.templates = TemplateCache()
-        self.attempts = 0  # script calls, for the speed figures
+        self.replies: Counter[str] = Counter()  # script calls by the kind of their reply
+        self._on_reply = on_reply
         self._in_order = InOrder()
         layout = self.layout
         config = lua_locals(
@@ -289,6 +295,17 @@ class RedisDeduplicator:
             len(left_out),
             pack_uint32(left_out + others),
         ]
+
+    @property
+    def attempts(self) -> int:
+        """Script calls made (for the speed figures)."""
+        return sum(self.replies.values())
+
+    def _replied(self, reply: list[Any] | Exception) -> None:
+        kind = "error" if isinstance(reply, Exception) else REPLY_KINDS[reply[0]]
+        self.replies[kind] += 1
+        if self._on_reply is not None:
+            self._on_reply(kind)
 
     def _settle(self, pending: _Pending, reply: list[Any]) -> ArticleDeduplicated | None:
         """The judged article, or None when it is to be sent again: its outlet's template changed
@@ -381,10 +398,10 @@ class RedisDeduplicator:
         self, sent: list[tuple[int, _Pending, Call]], results: list[ArticleDeduplicated | Exception]
     ) -> list[tuple[int, _Pending]]:
         """One round trip for these calls: their articles' results, and those to send again."""
-        self.attempts += len(sent)
         replies = await self._script.many([call for _, _, call in sent])
         again: list[tuple[int, _Pending]] = []
         for (n, pending, _), reply in zip(sent, replies, strict=True):
+            self._replied(reply)
             try:
                 if isinstance(reply, Exception):
                     raise reply

@@ -92,7 +92,9 @@ def create_app(
     runtime = ConsumerRuntime(SERVICE, settings, **parts)
     window = int(settings.dedup_window_hours * 3600)
     if detector is None and stories is None:
-        on_redis = RedisDeduplicator(runtime.redis, RedisLayout(window_seconds=window))
+        on_redis = RedisDeduplicator(
+            runtime.redis, RedisLayout(window_seconds=window), on_reply=runtime.metrics.dedup_replied
+        )
 
         async def on_batch(events: Sequence[ArticleTagged]) -> list[StageResult | Exception]:
             judged = await on_redis.judge_many(events)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
 from collections.abc import Iterable
 
 import pytest
@@ -19,6 +20,7 @@ from services.dedup.stories import InMemoryStoryStore, RedisStoryStore
 from services.dedup.verdict import Deduplicator
 from shared.embedded_redis import COMPACT_HASH_ENTRIES
 from shared.messages import ArticleTagged
+from shared.metrics import StageMetrics
 from tests import factories
 from tests.story_texts import story_article, story_sentences
 
@@ -166,7 +168,9 @@ async def test_an_article_sent_again_is_judged_before_the_rest_of_its_batch(
         ArticleTagged(article=story_article("y", 13, source="B"), tags=factories.tags()),
         ArticleTagged(article=story_article("z", 14, source="B"), tags=factories.tags()),
     ]
-    process = RedisDeduplicator(redis_client, layout)  # has not learnt A's template
+    metrics = StageMetrics("dedup")
+    # It has not learnt A's template.
+    process = RedisDeduplicator(redis_client, layout, on_reply=metrics.dedup_replied)
 
     judged = await process.judge_many(batch)
 
@@ -176,7 +180,12 @@ async def test_an_article_sent_again_is_judged_before_the_rest_of_its_batch(
         ("duplicate", "x"),
         ("unique", "z"),
     ]
-    assert process.attempts == 5  # x and its copy y twice: y waited for x's second round trip
+    # x and its copy y twice: y waited for x's second round trip; the metric counts the same.
+    assert process.replies == Counter(judged=3, sent_back=1, held=1)
+    for kind, calls in process.replies.items():
+        assert (
+            metrics.registry.get_sample_value("newswire_dedup_script_calls_total", {"reply": kind}) == calls
+        )
 
 
 class _ForgetfulTemplates(TemplateCache):
@@ -207,7 +216,8 @@ async def test_an_article_whose_template_keeps_changing_fails_alone(
         ("unique", "y"),
         ("unique", "z"),
     ]
-    assert process.attempts == 3 + 2 * (MAX_ATTEMPTS - 1) + 1  # y, x's copy, waited for each of its rounds
+    # y, x's copy, waited for each of x's rounds.
+    assert process.replies == Counter(sent_back=MAX_ATTEMPTS, held=MAX_ATTEMPTS, judged=2)
 
 
 async def test_outlet_learns_from_its_first_copy_of_each_story_as_in_memory(
