@@ -153,6 +153,17 @@ def test_sentence_keys_count_only_sentences_that_yield_shingles() -> None:
     assert len(keys) == 1
 
 
+def _article_with(body: tuple[str, ...], related: tuple[Teaser, ...]) -> Article:
+    return Article(
+        id="a1",
+        received_at=datetime(2026, 11, 5, tzinfo=UTC),
+        format="text",
+        headline=HEADLINE,
+        body=body,
+        related=related,
+    )
+
+
 def test_fingerprint_article_leaves_out_its_own_teasers() -> None:
     """Body text equal to one of the article's teasers (a leaked teaser block) is not shingled."""
     teaser = Teaser(
@@ -160,14 +171,7 @@ def test_fingerprint_article_leaves_out_its_own_teasers() -> None:
         lead="Die Regierung will die Grundsteuer im nächsten Jahr grundlegend neu regeln.",
     )
     leaked = (*BODY, teaser.headline, teaser.lead)
-    article = Article(
-        id="a1",
-        received_at=datetime(2026, 11, 5, tzinfo=UTC),
-        format="text",
-        headline=HEADLINE,
-        body=leaked,
-        related=(teaser,),
-    )
+    article = _article_with(leaked, (teaser,))
     with_teaser, without = fingerprint_article(article), fingerprint(HEADLINE, BODY)
     assert (with_teaser.sketch, with_teaser.size, with_teaser.anchors) == (
         without.sketch,
@@ -197,14 +201,7 @@ def test_teaser_sentences_are_boilerplate_of_their_article() -> None:
         Teaser(headline="Neuer Streit um den Haushalt", lead="Die Koalition ringt. Ein Treffen folgt!"),
         Teaser(headline="Wetter: Sturm erwartet"),
     )
-    article = Article(
-        id="a1",
-        received_at=datetime(2026, 11, 1, tzinfo=UTC),
-        format="json",
-        headline=HEADLINE,
-        body=BODY,
-        related=teasers,
-    )
+    article = _article_with(BODY, teasers)
     expected = {
         sentence_key(s)
         for s in (
