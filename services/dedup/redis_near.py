@@ -44,6 +44,8 @@ command that uses the key).
   articles, whatever the size of the index (measured with ``evaluation.dedup_redis_cost``: a
   hash swept costs ~15 µs of script time at 10,000 articles a window, where a script sweeps its
   cap of 4, and ~360 µs at 1,000,000, where one is due every ~15 articles: ~25 µs an article).
+* ``{p}held:<round>`` (the dedup stage's script only, ``services.dedup.redis_dedup``): the
+  content hashes and anchors of the articles a round trip held back, for 60 s.
 * Every hash carries a TTL of at least two windows past its last write, so an index that stops
   receiving articles empties itself. Its field ``_g`` says in which generation (``now // window``)
   the TTL was last renewed; it is read with the fields a script reads anyway, so a key's TTL is
