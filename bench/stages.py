@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -113,14 +116,44 @@ def _drain(
     expected: int,
 ) -> tuple[float, dict[str, list[Entry]], dict[str, int]]:
     """Start only ``service``, wait until its outputs hold ``expected`` entries, return its rate."""
+    return _drain_while(url, lambda: services(url, [service]), service, outputs, expected)
+
+
+@contextlib.contextmanager
+def _plumbing(url: str) -> Iterator[None]:
+    """``bench.plumbing`` as a process of its own, stopped on exit."""
+    env = dict(os.environ, NEWSWIRE_REDIS_URL=url, NEWSWIRE_LOG_FORMAT="json", PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.plumbing"],
+        env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _drain_while(
+    url: str,
+    running: Callable[[], AbstractContextManager[object]],
+    what: str,
+    outputs: Sequence[str],
+    expected: int,
+) -> tuple[float, dict[str, list[Entry]], dict[str, int]]:
+    """Wait while ``running()`` until ``outputs`` hold ``expected`` entries; the rate and calls."""
     client = redis.Redis.from_url(url)
 
     def total() -> int:
         return sum(int(client.xlen(stream)) for stream in outputs)
 
-    with services(url, [service]):
-        client.config_resetstat()  # from here on, commandstats count this service's calls
-        wait_for(lambda: total() >= expected, 60 + expected / 10, f"{service} drained {expected}", 0.05)
+    with running():
+        client.config_resetstat()  # from here on, commandstats count this process's calls
+        wait_for(lambda: total() >= expected, 60 + expected / 10, f"{what} drained {expected}", 0.05)
         calls = {
             name.removeprefix("cmdstat_"): int(stats["calls"])  # type: ignore[index]  # a dict per command
             for name, stats in cast("dict[str, object]", client.info("commandstats")).items()
@@ -194,6 +227,14 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
             }
 
             client.flushdb()
+            copy_entries(client, ARTICLES_TAGGED, tagged[ARTICLES_TAGGED])
+            rate, _, calls = _drain_while(
+                server.url, lambda: _plumbing(server.url), "plumbing", [ARTICLES_UNIQUE], len(items)
+            )
+            result.alone.setdefault("plumbing", []).append(rate)
+            result.calls["plumbing"] = calls
+
+            client.flushdb()
             copy_entries(client, ARTICLES_UNIQUE, judged[ARTICLES_UNIQUE])
             rate, _, calls = _drain(server.url, "pusher", [ALL], len(judged[ARTICLES_UNIQUE]))
             result.alone.setdefault("pusher", []).append(rate)
@@ -217,6 +258,11 @@ def markdown(result: Result) -> str:
         f"| {result.calls_line(stage)} |"
         for stage in ("tagger", "dedup", "pusher")
     ]
+    rows.insert(
+        3,
+        f"| dedup's plumbing alone: the same input, stage and outputs, judging nothing (`bench.plumbing`) "
+        f"| {result.alone_summary('plumbing').render(0)} | {result.calls_line('plumbing')} |",
+    )
     verdicts = ", ".join(f"{count} {name}" for name, count in result.verdicts.items())
     return "\n".join(
         [
@@ -224,7 +270,10 @@ def markdown(result: Result) -> str:
             "",
             f"Stage alone: {result.articles} articles pre-filled as the previous stage publishes them "
             f"(dedup's verdicts on them: {verdicts}; the pusher drains the unique ones); intake alone: "
-            f"POSTs with {INTAKE_CONCURRENCY} in flight, no consumers running. In one process: "
+            f"POSTs with {INTAKE_CONCURRENCY} in flight, no consumers running. Dedup's plumbing: a "
+            "process reading dedup's input through the same stage, publishing every article as a "
+            "story of its own (decode, outputs, status record, log line, ack): what one process "
+            "drains before dedup's own work costs anything. In one process: "
             "`newswire process` on a JSONL file of the same kind of items (one core, in-memory dedup "
             "index, no Redis), start-up cancelled out as (T(N) - T(1)) / (N - 1). "
             "Median (min-max) of the runs.",
