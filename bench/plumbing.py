@@ -5,7 +5,8 @@ dedup service (decoding ``ArticleTagged``, publishing ``ArticleDeduplicated``, t
 the canonical log line, the ack) and with dedup's readers. What it drains is what one process can
 do before dedup's own work (fingerprints, the index script) costs anything.
 
-``python -m bench.plumbing`` (settings from ``NEWSWIRE_*``, as a service).
+``python -m bench.plumbing`` (settings from ``NEWSWIRE_*``, as a service; a service name after it, as
+devstack passes one, is ignored).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from bench.articles import Corpus, Item, batch, load_corpus
 from bench.harness import ALL, Entry, copy_entries, entries, offer_load, private_redis, services
 from bench.stats import Summary, drain_rate, entry_millis
 from devstack import REPO_ROOT, wait_for
+from devstack.process import ServiceProcess
 from evaluation.common import data_dir
 from services.intake.normalise import read_input
 from services.tagger.service import build_tagger, tag_received
@@ -121,21 +122,16 @@ def _drain(
 
 @contextlib.contextmanager
 def _plumbing(url: str) -> Iterator[None]:
-    """``bench.plumbing`` as a process of its own, stopped on exit."""
+    """``bench.plumbing`` as a process of its own (as a service: ``-m bench.plumbing dedup``), stopped
+    on exit."""
     env = dict(os.environ, NEWSWIRE_REDIS_URL=url, NEWSWIRE_LOG_FORMAT="json", PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.plumbing"],
-        env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        yield
-    finally:
-        process.terminate()
+    with tempfile.TemporaryDirectory(prefix="newswire-bench-logs-") as folder:
+        process = ServiceProcess("dedup", env, Path(folder) / "plumbing.log", module="bench.plumbing")
+        process.start()
         try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            yield
+        finally:
+            process.stop()
 
 
 def _drain_while(
@@ -253,16 +249,17 @@ def markdown(result: Result) -> str:
     rows = [
         f"| intake alone (real process, POSTs, no consumers) | {result.alone_summary('intake').render(0)} | |"
     ]
+    names = {
+        "tagger": "tagger alone (real process, pre-filled input)",
+        "dedup": "dedup alone (real process, pre-filled input)",
+        "plumbing": "dedup's plumbing alone: the same input, stage and outputs, judging nothing "
+        "(`bench.plumbing`)",
+        "pusher": "pusher alone (real process, pre-filled input)",
+    }
     rows += [
-        f"| {stage} alone (real process, pre-filled input) | {result.alone_summary(stage).render(0)} "
-        f"| {result.calls_line(stage)} |"
-        for stage in ("tagger", "dedup", "pusher")
+        f"| {name} | {result.alone_summary(stage).render(0)} | {result.calls_line(stage)} |"
+        for stage, name in names.items()
     ]
-    rows.insert(
-        3,
-        f"| dedup's plumbing alone: the same input, stage and outputs, judging nothing (`bench.plumbing`) "
-        f"| {result.alone_summary('plumbing').render(0)} | {result.calls_line('plumbing')} |",
-    )
     verdicts = ", ".join(f"{count} {name}" for name, count in result.verdicts.items())
     return "\n".join(
         [

@@ -1,4 +1,4 @@
-"""One service (``newswire <name>``) as a child process with its output in a log file."""
+"""One service (``newswire <name>``, or another module's) as a child process with its output in a log file."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ class ServiceProcess:
     env: Mapping[str, str]
     log_path: Path
     label: str = ""
+    module: str = "services.cli"  # run as ``python -m <module> <name>`` (the bench runs its own)
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
 
@@ -30,7 +31,7 @@ class ServiceProcess:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module, no shell)
-                [sys.executable, "-m", "services.cli", self.name],
+                [sys.executable, "-m", self.module, self.name],
                 env=dict(self.env),
                 cwd=REPO_ROOT,
                 stdout=log,
