@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from faststream import FastStream
 
 from services.dedup.service import SERVICE, result_for
+from shared.collector import tune_collector
 from shared.logging import configure_logging
 from shared.messages import ARTICLES_TAGGED, ARTICLES_UNIQUE, ArticleDeduplicated, ArticleTagged, Verdict
 from shared.settings import Settings
@@ -59,7 +60,9 @@ def create_app(settings: Settings | None = None) -> FastStream:
 def main() -> int:
     settings = Settings()
     configure_logging(SERVICE, level=settings.log_level, log_format=settings.log_format)
-    asyncio.run(create_app(settings).run())
+    app = create_app(settings)
+    tune_collector(settings.gc_threshold)  # as services.cli does for the service
+    asyncio.run(app.run())
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from services import replay
 from services.ops import commands as ops
+from shared.collector import tune_collector
 from shared.logging import configure_logging
 from shared.settings import Settings
 
@@ -21,7 +22,9 @@ CONSUMERS = ("tagger", "dedup", "pusher")
 def _run_consumer(name: str, settings: Settings) -> int:
     # Imported by name: each service process loads only its own code (the tagger's is large).
     service = importlib.import_module(f"services.{name}.service")
-    asyncio.run(service.create_app(settings).run())
+    app = service.create_app(settings)
+    tune_collector(settings.gc_threshold)
+    asyncio.run(app.run())
     return 0
 
 
@@ -42,6 +45,7 @@ def _run_intake(settings: Settings) -> int:
     # handler was there before; make that a no-op so a clean shutdown exits 0, not -15.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: None)
+    tune_collector(settings.gc_threshold)
     uvicorn.Server(config).run()
     return 0
 
