@@ -17,12 +17,12 @@ and body. From that set a fingerprint keeps:
   2, while 12 or 16 anchors left none.
 
 Speed (the dedup stage fingerprints every article): the text is handled as one array of code
-points (numpy), never as a list of word strings. Word boundaries and sentence ends come from
-per-character tables (the same classes as the regular expressions ``[^\\W_]`` and ``\\s``), a
-word's hash is a polynomial over its code points read off prefix sums, a shingle's hash is a
-polynomial over its k word hashes, and the MinHash permutations are multiply-add maps on 32 bits
-applied to all shingles at once. All of it is arithmetic modulo 2^64 (or 2^32) with fixed
-constants, so every process computes the same fingerprint.
+points, never as a list of word strings, and the loops over it are compiled (``kernels``, numba).
+Word boundaries and sentence ends come from per-character tables (the same classes as the regular
+expressions ``[^\\W_]`` and ``\\s``), a word's hash is a polynomial over its code points, a
+shingle's hash is a polynomial over its k word hashes, and the MinHash permutations are
+multiply-add maps on 32 bits. All of it is arithmetic modulo 2^64 (or 2^32) with fixed constants,
+so every process computes the same fingerprint.
 
 Robustness to what intake's cleaning leaves behind:
 
@@ -46,6 +46,7 @@ from functools import cache
 
 import numpy as np
 
+from services.dedup import kernels
 from shared.messages import Article, Teaser
 
 SHINGLE_WORDS = 5
@@ -72,12 +73,9 @@ _U64 = np.uint64
 # gives a polynomial modulo 2^64 more structure: it measured worse on the evaluation stream): of
 # code points within a word (xxHash's PRIME64_2), and of word hashes within a shingle or sentence
 # (the golden ratio; distinct, so that a one-word sentence's key is not its word's hash).
-_CHAR_BASE = 0xC2B2AE3D27D4EB4F
-_WORD_BASE = 0x9E3779B97F4A7C15
-_MASK64 = (1 << 64) - 1
-_ONE = _U64(1)
-_SHINGLE_BASE = _U64(_WORD_BASE)
-_HALF = _U64(32)
+_CHAR_BASE = _U64(0xC2B2AE3D27D4EB4F)
+_WORD_BASE = _U64(0x9E3779B97F4A7C15)
+_SHINGLE_BASE = _WORD_BASE
 
 # Generic boilerplate German news sites leak into a body: notices and UI strings. One sentence per
 # entry, matched after normalisation; run-time learning (per outlet) covers what is not listed.
@@ -112,78 +110,18 @@ def word_shingles(words: Sequence[str], k: int = SHINGLE_WORDS) -> set[str]:
     return {" ".join(words[i : i + k]) for i in range(len(words) - k + 1)}
 
 
-# --- arithmetic modulo 2^64 on numpy arrays (uint64 wraps around, which is what is wanted) ---
-
-
-def _inverse(odd: int) -> int:
-    """The inverse of an odd number modulo 2^64 (Newton's iteration doubles the correct bits)."""
-    x = odd
-    for _ in range(6):
-        x = (x * (2 - odd * x)) & _MASK64
-    return x
-
-
-@dataclass(frozen=True, slots=True)
-class _Powers:
-    """base^i and base^-i modulo 2^64 for i < len: shift a prefix-sum difference to position 0."""
-
-    up: np.ndarray
-    down: np.ndarray
-
-
-_POWERS: dict[int, _Powers] = {}
-
-
-def _powers(base: int, length: int) -> _Powers:
-    found = _POWERS.get(base)
-    if found is not None and len(found.up) >= length:
-        return found
-    size = max(4096, 1 << max(0, length - 1).bit_length())
-    with np.errstate(over="ignore"):
-        up = np.cumprod(np.full(size, base, dtype=_U64))
-        down = np.cumprod(np.full(size, _inverse(base), dtype=_U64))
-    ones = np.ones(1, dtype=_U64)
-    found = _Powers(np.concatenate((ones, up[:-1])), np.concatenate((ones, down[:-1])))
-    _POWERS[base] = found
-    return found
-
-
-_SHIFT_33 = _U64(33)
-_MIX_1 = _U64(0xFF51AFD7ED558CCD)
-_MIX_2 = _U64(0xC4CEB9FE1A85EC53)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """A 64-bit finaliser (MurmurHash3's fmix64), in place: every output bit depends on every input bit."""
-    x ^= x >> _SHIFT_33
-    x *= _MIX_1
-    x ^= x >> _SHIFT_33
-    x *= _MIX_2
-    x ^= x >> _SHIFT_33
-    return x
-
-
-def _range_hashes(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, base: int) -> np.ndarray:
-    """Polynomial hash of ``values[s:e]`` for every (s, e), independent of where the range starts."""
-    powers = _powers(base, len(values) + 1)
-    prefix = np.zeros(len(values) + 1, dtype=_U64)
-    np.cumsum(values * powers.up[: len(values)], out=prefix[1:])
-    return _mix((prefix[ends] - prefix[starts]) * powers.down[starts])
-
-
-# Character classes: what the regular expressions [^\W_] (str.isalnum) and \s (str.isspace) match,
-# a sentence-end mark, and the paragraph break.
-_OTHER, _WORD, _SPACE, _END, _BREAK = range(5)
+# Character classes (kernels.OTHER ...): what the regular expressions [^\W_] (str.isalnum) and \s
+# (str.isspace) match, a sentence-end mark, and the paragraph break.
 
 
 def _class_of(char: str) -> int:
     if char == _PARAGRAPH:
-        return _BREAK
+        return kernels.BREAK
     if char in ".!?:":
-        return _END
+        return kernels.END
     if char.isalnum():
-        return _WORD
-    return _SPACE if char.isspace() else _OTHER
+        return kernels.WORD
+    return kernels.SPACE if char.isspace() else kernels.OTHER
 
 
 @cache
@@ -212,28 +150,17 @@ def _words(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     A sentence ends at ., !, ? or : followed by white space, and at a paragraph break.
     """
     points = _code_points(text)
-    size = len(points)
-    if not size:
+    if not len(points):
         empty = np.empty(0, dtype=np.int64)
         return np.empty(0, dtype=_U64), empty, empty
-    classes = _classes(points)
-    word = classes == _WORD
-    edges = np.flatnonzero(word[1:] != word[:-1]) + 1  # word starts and ends, alternating
-    if word[0]:
-        edges = np.concatenate(([0], edges))
-    if word[-1]:
-        edges = np.append(edges, size)
-    starts, ends = edges[0::2], edges[1::2]
-    marks = np.flatnonzero(classes >= _END)  # few: look at each one's next character
-    following = classes[np.minimum(marks + 1, size - 1)]
-    ending = (classes[marks] == _BREAK) | ((following == _SPACE) & (marks + 1 < size))
-    sentence_of = np.searchsorted(marks[ending], starts)
-    return _range_hashes(points, starts, ends, _CHAR_BASE), sentence_of, ends
+    words: tuple[np.ndarray, np.ndarray, np.ndarray] = kernels.words(points, _classes(points), _CHAR_BASE)
+    return words
 
 
 def _sentence_keys(hashes: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
     """63-bit keys (they fit a signed 64-bit integer) of the word ranges [first, last)."""
-    return _range_hashes(hashes, first, last, _WORD_BASE) >> _ONE
+    keys: np.ndarray = kernels.range_keys(hashes, first, last, _WORD_BASE)
+    return keys
 
 
 def sentence_key(sentence: str) -> int:
@@ -295,13 +222,9 @@ def prepare(headline: str, body: Iterable[str]) -> PreparedText:
     rest = unicodedata.normalize("NFKC", _PARAGRAPH.join(body)).casefold()
     text = heading + _PARAGRAPH + rest
     hashes, sentence_of, ends = _words(text)
-    if len(hashes):
-        firsts = np.flatnonzero(np.concatenate(([True], sentence_of[1:] != sentence_of[:-1])))
-        lasts = np.append(firsts[1:], len(hashes))
-        keys = _sentence_keys(hashes, firsts, lasts)
-        lengths = (lasts - firsts).tolist()
-    else:
-        keys, lengths = np.empty(0, dtype=_U64), []
+    firsts, lasts = kernels.sentence_runs(sentence_of)
+    keys = _sentence_keys(hashes, firsts, lasts)
+    lengths = (lasts - firsts).tolist()
     # The exact hash covers the words only (not the spacing or punctuation around them), and
     # where the headline ends.
     digest = hashlib.blake2b(digest_size=16)
@@ -394,38 +317,12 @@ def shingle_hashes(
     """Distinct 32-bit hashes of the shingles of ``shingle_set`` (uint64 array, ascending).
 
     A shingle's hash is a polynomial over its k word hashes (mod 2^64, then mixed and cut to 32
-    bits), computed for every window at once, keeping the windows that lie inside one kept sentence.
+    bits), for every window that lies inside one kept sentence.
     """
-    kept = _kept_sentences(text, boilerplate, k)
-    if not any(kept):
-        return np.empty(0, dtype=_U64)
-    lengths = np.array(text.lengths)
-    if all(kept):
-        hashes = text.word_hashes
-    else:
-        hashes = text.word_hashes[np.repeat(np.array(kept), lengths)]
-        lengths = lengths[kept]
-    sentence_of = np.repeat(np.arange(len(lengths)), lengths)
-    windows = len(hashes) - k + 1
-    combined = hashes[:windows].copy()
-    for offset in range(1, k):
-        combined *= _SHINGLE_BASE
-        combined += hashes[offset : offset + windows]
-    combined = combined[sentence_of[:windows] == sentence_of[k - 1 :]]
-    combined = _mix(combined)
-    combined >>= _HALF
-    return _distinct(combined)
-
-
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """The distinct values, ascending (np.unique, without its overhead on small arrays)."""
-    ordered = np.sort(values)
-    if len(ordered) < 2:
-        return ordered
-    keep = np.empty(len(ordered), dtype=bool)
-    keep[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
-    return ordered[keep]
+    kept = np.array(_kept_sentences(text, boilerplate, k), dtype=np.bool_)
+    lengths = np.array(text.lengths, dtype=np.int64)
+    found: np.ndarray = kernels.shingles(text.word_hashes, lengths, kept, k, _SHINGLE_BASE)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,21 +345,19 @@ def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     # x -> a*x + b (mod 2^32) with odd a is a bijection of the 32-bit hashes; the hashes are mixed
     # already, so these maps give minima as good as random permutations for MinHash.
     rng = np.random.default_rng(MINHASH_SEED)
-    a = rng.integers(0, 2**32, size=(num_perm, 1), dtype=np.uint32) | np.uint32(1)
-    b = rng.integers(0, 2**32, size=(num_perm, 1), dtype=np.uint32)
+    a = rng.integers(0, 2**32, size=num_perm, dtype=np.uint32) | np.uint32(1)
+    b = rng.integers(0, 2**32, size=num_perm, dtype=np.uint32)
     return a, b
 
 
 def minhash_sketch(hashes: np.ndarray, num_perm: int = NUM_PERM) -> bytes:
-    """b-bit (8) MinHash of a set given as 32-bit hashes: ``num_perm`` bytes (zeros when empty)."""
+    """b-bit (8) MinHash of a set given as 32-bit hashes: ``num_perm`` bytes (zeros when empty).
+    Each slot keeps 8 bits from all of its minimum's low half, not only its lowest bits."""
     if not len(hashes):
         return bytes(num_perm)
     a, b = _permutations(num_perm)
-    values = np.multiply(a, hashes.astype(np.uint32))
-    values += b
-    minima = values.min(axis=1)
-    # 8 bits from all of the minimum's low half, not only its lowest bits.
-    return ((minima ^ (minima >> np.uint32(8))) & np.uint32(0xFF)).astype(_SKETCH_SLOT).tobytes()
+    sketch: bytes = kernels.minhash(hashes, a, b).tobytes()
+    return sketch
 
 
 def bottom_anchors(hashes: np.ndarray, count: int = ANCHORS) -> tuple[int, ...]:

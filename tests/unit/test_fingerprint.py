@@ -126,6 +126,25 @@ def test_fingerprint_is_deterministic_across_processes() -> None:
     assert out == f"{fp.content_hash} {fp.sketch.hex()} {fp.size} {fp.anchors}"
 
 
+def test_fingerprints_keep_the_values_the_index_holds() -> None:
+    """The fingerprint of a known text and the keys of known sentences are exactly those computed
+    when the index format was set (with numpy array operations, before the compiled loops): a
+    change of any hash would make every indexed article and learnt template unreachable."""
+    fp = fingerprint(HEADLINE, BODY)
+    assert fp.content_hash == "fce6fe1588139936764c26bc6b5033a3"
+    assert fp.sketch.hex() == (
+        "d363fdd2d105f385760509bf18afce6b60e77e595f6b36ad91a2dc2b56a225e613cd2c6da87213fa1f350808c5f6c0a2"
+        "cb9fe8eddbd59e9f34f23cec389255abd97cbb0b9e812e8d1e8bb54e30ff572dc1feb9b67dd9b8769176d67c310d63"
+        "2543841051932af7cc734a7bf90d40f1ca39372477b388639298240dd2843b849d"
+    )
+    assert fp.size == 47
+    assert fp.anchors == (
+        158369657, 308123464, 352374796, 385343907, 479587026, 590331307, 598499994, 650627261,
+        832702409, 936017006, 1004424974, 1082553033, 1150223811, 1349404024, 1390897734, 1397407186,
+    )  # fmt: skip
+    assert sentence_keys_of([HEADLINE, "Ein Satz. Noch einer!"]) == [6356846322261130824, 8860340232506697268]
+
+
 def test_sketch_estimates_jaccard_of_identical_and_disjoint_texts() -> None:
     """Identical sets agree on every slot; unrelated texts on (almost) none."""
     fp = fingerprint(HEADLINE, BODY)
