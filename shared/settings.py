@@ -130,10 +130,11 @@ class Settings(BaseSettings):
         default=72.0, gt=0, description="How long an article stays in the dedup index."
     )
     dedup_readers: int = Field(
-        default=2,
+        default=3,
         gt=0,
         description="Read batches one dedup process has in hand at once: one batch's fingerprints "
-        "are computed while the batch read before it is judged in Redis (judged in read order).",
+        "are computed and another's outputs written while the batch read before them is judged in "
+        "Redis (judged in read order).",
     )
     subscriber_retention_hours: float = Field(
         default=168.0, gt=0, description="Age after which subscriber stream entries are trimmed."
