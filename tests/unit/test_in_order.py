@@ -50,3 +50,25 @@ async def test_a_call_cancelled_while_waiting_neither_jumps_nor_blocks_the_queue
     first.end()
     await asyncio.wait_for(last_ran, 1.0)
     assert waiting.cancelled()
+
+
+async def test_a_call_that_hands_over_its_turn_lets_the_next_call_start_first() -> None:
+    """After ending its turn and handing it over, a call goes on only once the call already
+    waiting for the next turn has run up to its next wait (for dedup: sent its round trip)."""
+    in_order = InOrder()
+    events: list[str] = []
+    first_turn, second_turn = in_order.take(), in_order.take()
+
+    async def second() -> None:
+        await second_turn.wait()
+        events.append("second started")
+        second_turn.end()
+
+    waiting = asyncio.create_task(second())
+    await asyncio.sleep(0.01)  # the second call waits for its turn
+    assert not events
+    first_turn.end()
+    await first_turn.hand_over()
+    events.append("first goes on")
+    await waiting
+    assert events == ["second started", "first goes on"]
