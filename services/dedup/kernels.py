@@ -5,6 +5,10 @@ calls per article, each with microseconds of overhead on arrays of a few hundred
 largest part of a dedup process's own CPU. Here each step is one loop, compiled once per machine
 (``cache=True`` keeps the machine code beside this file, or in ``NUMBA_CACHE_DIR``).
 
+Where numba finds no folder it may write to (a read-only install, no writable home, no
+``NUMBA_CACHE_DIR``), the loops are compiled at every start instead (~6 s), with a warning: a
+service must not fail to start over a cache.
+
 The arithmetic is exactly ``services.dedup.fingerprint``'s (its module doc): polynomials modulo
 2^64 with fixed odd bases, MurmurHash3's fmix64 as finaliser, multiply-add maps modulo 2^32 as
 MinHash permutations. Every value is a numpy unsigned integer, so it wraps around as intended and
@@ -14,8 +18,15 @@ never becomes a float; the results are bit for bit those of the array version th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+import structlog
 from numba import njit
+
+log = structlog.stdlib.get_logger("newswire.dedup")
+_uncached: list[str] = []  # the functions compiled without a cache, warned about once
 
 # Character classes (fingerprint._class_of): other, word, space, sentence-end mark, paragraph break.
 OTHER, WORD, SPACE, END, BREAK = range(5)
@@ -31,7 +42,23 @@ _BYTE = np.uint32(0xFF)
 _NO_MINIMUM = np.uint32(0xFFFFFFFF)
 
 
-@njit(cache=True, nogil=True)
+def _compiled(function: Callable[..., Any]) -> Any:
+    """``function`` compiled to machine code on its first call, cached on disk when numba can."""
+    try:
+        return njit(cache=True, nogil=True)(function)
+    except RuntimeError as error:  # numba: "cannot cache function ...: no locator available"
+        if not _uncached:
+            log.warning(
+                "dedup.fingerprint_not_cached",
+                error=str(error),
+                effect="the fingerprint loops compile at every start (~6 s)",
+                fix="set NUMBA_CACHE_DIR to a folder this process may write to",
+            )
+        _uncached.append(function.__name__)
+        return njit(nogil=True)(function)
+
+
+@_compiled
 def mix(x: np.uint64) -> np.uint64:
     """MurmurHash3's fmix64: every output bit depends on every input bit."""
     x ^= x >> _SHIFT_33
@@ -42,7 +69,7 @@ def mix(x: np.uint64) -> np.uint64:
     return x
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def words(
     points: np.ndarray, classes: np.ndarray, base: np.uint64
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,7 +106,7 @@ def words(
     return hashes[:count], sentence_of[:count], ends[:count]
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def range_keys(hashes: np.ndarray, firsts: np.ndarray, lasts: np.ndarray, base: np.uint64) -> np.ndarray:
     """63-bit keys of the word ranges [first, last): the mixed polynomial over their hashes, >> 1."""
     keys = np.empty(len(firsts), dtype=np.uint64)
@@ -93,7 +120,7 @@ def range_keys(hashes: np.ndarray, firsts: np.ndarray, lasts: np.ndarray, base: 
     return keys
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def sentence_runs(sentence_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The first word and one past the last of each run of words with one sentence number."""
     firsts = np.empty(len(sentence_of), dtype=np.int64)
@@ -110,7 +137,7 @@ def sentence_runs(sentence_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return firsts[:count], lasts[:count]
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def shingles(
     hashes: np.ndarray, lengths: np.ndarray, kept: np.ndarray, k: int, base: np.uint64
 ) -> np.ndarray:
@@ -143,7 +170,7 @@ def shingles(
     return found[:distinct]
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per permutation x -> a*x + b (mod 2^32), 8 bits of the minimum over ``hashes`` (32-bit values)."""
     slots = len(a)

@@ -126,6 +126,29 @@ def test_fingerprint_is_deterministic_across_processes() -> None:
     assert out == f"{fp.content_hash} {fp.sketch.hex()} {fp.size} {fp.anchors}"
 
 
+def test_a_process_that_cannot_cache_the_compiled_loops_still_fingerprints() -> None:
+    """Where numba finds no folder to cache machine code in (a read-only install), the loops are
+    compiled without a cache: the process warns, starts, and computes the same fingerprint."""
+    code = (
+        "from services.dedup.fingerprint import fingerprint;"
+        f"fp = fingerprint({HEADLINE!r}, {BODY!r});"
+        "print(fp.content_hash, fp.sketch.hex(), fp.size, fp.anchors)"
+    )
+    # numba's locator of caches in zip archives only: none for a source file, as with no writable folder
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"NUMBA_CACHE_LOCATOR_CLASSES": "ZipCacheLocator"},
+    )
+    fp = fingerprint(HEADLINE, BODY)
+    assert (
+        done.stdout.strip().splitlines()[-1] == f"{fp.content_hash} {fp.sketch.hex()} {fp.size} {fp.anchors}"
+    )
+    assert "dedup.fingerprint_not_cached" in done.stdout + done.stderr
+
+
 def test_fingerprints_keep_the_values_the_index_holds() -> None:
     """The fingerprint of a known text and the keys of known sentences are exactly those computed
     when the index format was set (with numpy array operations, before the compiled loops): a
