@@ -131,9 +131,8 @@ def _class_table() -> np.ndarray:
 
 
 def _classes(points: np.ndarray) -> np.ndarray:
+    """The class of each code point (slow: for texts with points beyond the Basic Multilingual Plane)."""
     table = _class_table()
-    if int(points.max()) <= 0xFFFF:
-        return table.take(points)
     classes = table.take(np.minimum(points, 0xFFFF))
     for i in np.flatnonzero(points > 0xFFFF):
         classes[i] = _class_of(chr(int(points[i])))
@@ -150,11 +149,10 @@ def _words(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     A sentence ends at ., !, ? or : followed by white space, and at a paragraph break.
     """
     points = _code_points(text)
-    if not len(points):
-        empty = np.empty(0, dtype=np.int64)
-        return np.empty(0, dtype=_U64), empty, empty
-    words: tuple[np.ndarray, np.ndarray, np.ndarray] = kernels.words(points, _classes(points), _CHAR_BASE)
-    return words
+    hashes, sentence_of, ends, classified = kernels.words(points, _class_table(), _CHAR_BASE)
+    if not classified:  # a code point beyond the table's
+        hashes, sentence_of, ends, _ = kernels.words(points, _classes(points), _CHAR_BASE)
+    return hashes, sentence_of, ends
 
 
 def _sentence_keys(hashes: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
@@ -222,9 +220,7 @@ def prepare(headline: str, body: Iterable[str]) -> PreparedText:
     rest = unicodedata.normalize("NFKC", _PARAGRAPH.join(body)).casefold()
     text = heading + _PARAGRAPH + rest
     hashes, sentence_of, ends = _words(text)
-    firsts, lasts = kernels.sentence_runs(sentence_of)
-    keys = _sentence_keys(hashes, firsts, lasts)
-    lengths = (lasts - firsts).tolist()
+    keys, lengths = kernels.sentence_keys(hashes, sentence_of, _WORD_BASE)
     # The exact hash covers the words only (not the spacing or punctuation around them), and
     # where the headline ends.
     digest = hashlib.blake2b(digest_size=16)
@@ -233,7 +229,7 @@ def prepare(headline: str, body: Iterable[str]) -> PreparedText:
     return PreparedText(
         content_hash=digest.hexdigest(),
         keys=tuple(keys.tolist()),
-        lengths=tuple(lengths),
+        lengths=tuple(lengths.tolist()),
         word_hashes=hashes,
         text=text,
         word_ends=ends,

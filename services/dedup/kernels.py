@@ -72,14 +72,23 @@ def mix(x: np.uint64) -> np.uint64:
 @_compiled
 def words(
     points: np.ndarray, classes: np.ndarray, base: np.uint64
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Per word (a maximal run of word characters): its hash (the mixed polynomial over its code
     points, the first one's power 0), its sentence number, and where it ends.
+
+    ``classes`` holds the class of each code point, or (when shorter than ``points``) of each code
+    point of the Basic Multilingual Plane, by value. Then the last result is False if a point lies
+    beyond it: the caller classifies those (rare) and asks again.
 
     Sentences are counted by the sentence ends before the word: a paragraph break, or an end mark
     followed by white space.
     """
     size = len(points)
+    by_value = len(classes) != size
+    if by_value:
+        for i in range(size):
+            if points[i] >= len(classes):
+                return np.empty(0, np.uint64), np.empty(0, np.int64), np.empty(0, np.int64), False
     hashes = np.empty(size // 2 + 1, dtype=np.uint64)
     sentence_of = np.empty(size // 2 + 1, dtype=np.int64)
     ends = np.empty(size // 2 + 1, dtype=np.int64)
@@ -87,11 +96,11 @@ def words(
     sentence = 0
     i = 0
     while i < size:
-        kind = classes[i]
+        kind = classes[points[i]] if by_value else classes[i]
         if kind == WORD:
             value = _ZERO
             power = _ONE
-            while i < size and classes[i] == WORD:
+            while i < size and (classes[points[i]] if by_value else classes[i]) == WORD:
                 value += np.uint64(points[i]) * power
                 power *= base
                 i += 1
@@ -100,10 +109,12 @@ def words(
             ends[count] = i
             count += 1
             continue
-        if kind == BREAK or (kind == END and i + 1 < size and classes[i + 1] == SPACE):
+        if kind == BREAK or (
+            kind == END and i + 1 < size and (classes[points[i + 1]] if by_value else classes[i + 1]) == SPACE
+        ):
             sentence += 1
         i += 1
-    return hashes[:count], sentence_of[:count], ends[:count]
+    return hashes[:count], sentence_of[:count], ends[:count], True
 
 
 @_compiled
@@ -121,8 +132,11 @@ def range_keys(hashes: np.ndarray, firsts: np.ndarray, lasts: np.ndarray, base: 
 
 
 @_compiled
-def sentence_runs(sentence_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The first word and one past the last of each run of words with one sentence number."""
+def sentence_keys(
+    hashes: np.ndarray, sentence_of: np.ndarray, base: np.uint64
+) -> tuple[np.ndarray, np.ndarray]:
+    """The key (``range_keys``) and the number of words of each run of words with one sentence
+    number, in order."""
     firsts = np.empty(len(sentence_of), dtype=np.int64)
     lasts = np.empty(len(sentence_of), dtype=np.int64)
     count = 0
@@ -134,7 +148,7 @@ def sentence_runs(sentence_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             count += 1
     if count:
         lasts[count - 1] = len(sentence_of)
-    return firsts[:count], lasts[:count]
+    return range_keys(hashes, firsts[:count], lasts[:count], base), lasts[:count] - firsts[:count]
 
 
 @_compiled

@@ -591,11 +591,8 @@ def sentence_fields(source: str, keys: Collection[int]) -> dict[int, int]:
     32 bits per field keep the hashes compact; a collision only makes one sentence of one outlet
     look repeated a little early.
     """
-    salt = np.uint64(zlib.crc32(source.encode("utf-8")))
-    ordered = list(keys)
-    values = np.array(ordered, dtype=np.uint64)
-    fields = (values ^ salt ^ (values >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
-    return dict(zip(fields.tolist(), ordered, strict=True))
+    salt = zlib.crc32(source.encode("utf-8"))
+    return {(key ^ salt ^ (key >> 32)) & 0xFFFFFFFF: key for key in keys}
 
 
 class RedisSentenceFrequency:
