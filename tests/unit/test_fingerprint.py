@@ -15,6 +15,7 @@ from services.dedup.fingerprint import (
     NO_BOILERPLATE,
     NUM_PERM,
     BoilerplateFilter,
+    Fingerprint,
     article_boilerplate,
     containment_from_jaccard,
     content_hash,
@@ -108,45 +109,35 @@ def test_text_too_short_for_a_shingle_has_no_sketch() -> None:
     assert fp.anchors == ()
 
 
-def test_fingerprint_is_deterministic_across_processes() -> None:
-    """Another interpreter with another hash seed computes the same fingerprint (replicas agree)."""
+def _fingerprint_in_another_process(env: dict[str, str]) -> tuple[str, str]:
+    """What another interpreter with ``env`` prints of the test text's fingerprint (its last line
+    of output), and all it printed."""
     code = (
         "from services.dedup.fingerprint import fingerprint;"
         f"fp = fingerprint({HEADLINE!r}, {BODY!r});"
         "print(fp.content_hash, fp.sketch.hex(), fp.size, fp.anchors)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONHASHSEED": "12345"},
-    ).stdout.strip()
-    fp = fingerprint(HEADLINE, BODY)
-    assert out == f"{fp.content_hash} {fp.sketch.hex()} {fp.size} {fp.anchors}"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    return done.stdout.strip().splitlines()[-1], done.stdout + done.stderr
+
+
+def _printed(fp: Fingerprint) -> str:
+    return f"{fp.content_hash} {fp.sketch.hex()} {fp.size} {fp.anchors}"
+
+
+def test_fingerprint_is_deterministic_across_processes() -> None:
+    """Another interpreter with another hash seed computes the same fingerprint (replicas agree)."""
+    printed, _ = _fingerprint_in_another_process({"PYTHONHASHSEED": "12345"})
+    assert printed == _printed(fingerprint(HEADLINE, BODY))
 
 
 def test_a_process_that_cannot_cache_the_compiled_loops_still_fingerprints() -> None:
     """Where numba finds no folder to cache machine code in (a read-only install), the loops are
     compiled without a cache: the process warns, starts, and computes the same fingerprint."""
-    code = (
-        "from services.dedup.fingerprint import fingerprint;"
-        f"fp = fingerprint({HEADLINE!r}, {BODY!r});"
-        "print(fp.content_hash, fp.sketch.hex(), fp.size, fp.anchors)"
-    )
     # numba's locator of caches in zip archives only: none for a source file, as with no writable folder
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"NUMBA_CACHE_LOCATOR_CLASSES": "ZipCacheLocator"},
-    )
-    fp = fingerprint(HEADLINE, BODY)
-    assert (
-        done.stdout.strip().splitlines()[-1] == f"{fp.content_hash} {fp.sketch.hex()} {fp.size} {fp.anchors}"
-    )
-    assert "dedup.fingerprint_not_cached" in done.stdout + done.stderr
+    printed, output = _fingerprint_in_another_process({"NUMBA_CACHE_LOCATOR_CLASSES": "ZipCacheLocator"})
+    assert printed == _printed(fingerprint(HEADLINE, BODY))
+    assert "dedup.fingerprint_not_cached" in output
 
 
 def test_fingerprints_keep_the_values_the_index_holds() -> None:
