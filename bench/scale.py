@@ -56,12 +56,16 @@ class Plan:
 @dataclass
 class Result:
     rates: dict[int, list[float]] = field(default_factory=dict)
-    bytes_per_article: dict[int, float] = field(default_factory=dict)
+    bytes_per_article: dict[int, list[float]] = field(default_factory=dict)
     fill_rate: dict[int, float] = field(default_factory=dict)
     articles: int = 0
 
     def summary(self, size: int) -> Summary:
         return Summary.of(self.rates.get(size, []))
+
+    def memory(self, size: int) -> float:
+        """Median Redis bytes per indexed article over the runs' pre-loads of ``size``."""
+        return Summary.of(self.bytes_per_article[size]).median
 
     def change(self) -> float:
         """Median throughput at the largest index relative to the smallest, minus one (-0.05: 5% slower)."""
@@ -133,14 +137,19 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
                 # and the next run's articles (made of the same corpus sentences) would find more
                 # candidates among them, so runs on one index slow down one after the other.
                 client.flushdb()
+                # Memory is read with no AOF rewrite running: while one ran after the last drain,
+                # used_memory read 10.5 MB higher, and that run reported 822 B per article at
+                # 100,000 where the others reported 927 (the same data set).
+                wait_for(lambda: not _rewriting(client), 1800, "an AOF rewrite before the pre-load", 0.5)
                 base = int(client.info("memory")["used_memory"])
                 started = time.perf_counter()
                 asyncio.run(_preload(server.url, size, window, run))
                 result.fill_rate[size] = size / (time.perf_counter() - started)
-                result.bytes_per_article[size] = (int(client.info("memory")["used_memory"]) - base) / size
                 # The pre-load wrote the data set in minutes; Redis rewrites its AOF after such growth,
                 # and a rewrite of gigabytes competes with the drain for this machine's cores.
                 wait_for(lambda: not _rewriting(client), 1800, "the AOF rewrite after the pre-load", 0.5)
+                grown = int(client.info("memory")["used_memory"]) - base
+                result.bytes_per_article.setdefault(size, []).append(grown / size)
                 copy_entries(client, ARTICLES_TAGGED, tagged)
                 result.rates.setdefault(size, []).append(_drain_dedup(server.url, len(tagged)))
                 log(f"dedup with {size:,} indexed: {result.rates[size][-1]:,.0f}/s")
@@ -150,7 +159,7 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
 
 def markdown(result: Result) -> str:
     rows = [
-        f"| {size:,} | {result.summary(size).render(0)} | {result.bytes_per_article[size]:,.0f} "
+        f"| {size:,} | {result.summary(size).render(0)} | {result.memory(size):,.0f} "
         f"| {result.fill_rate[size]:,.0f} |"
         for size in sorted(result.rates)
     ]
@@ -164,7 +173,8 @@ def markdown(result: Result) -> str:
             "(synthetic distinct articles, in the service's layout: the index and the per-outlet sentence "
             "counts of three generations, as `python -m evaluation.dedup_redis_cost` builds them). Memory: "
             "growth of Redis `used_memory` over the pre-load, divided by N (index records, anchor buckets "
-            "and sentence counts; story records are not in the pre-load). Median (min-max) of the runs.",
+            "and sentence counts; story records are not in the pre-load), read with no AOF rewrite "
+            "running, median of the runs. Rates: median (min-max) of the runs.",
             "",
             "| indexed articles | dedup alone, articles/s | Redis bytes per indexed article "
             "| pre-load, articles/s |",
