@@ -149,9 +149,9 @@ def _words(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     A sentence ends at ., !, ? or : followed by white space, and at a paragraph break.
     """
     points = _code_points(text)
-    hashes, sentence_of, ends, classified = kernels.words(points, _class_table(), _CHAR_BASE)
+    hashes, sentence_of, ends, classified = kernels.words(points, _class_table(), True, _CHAR_BASE)
     if not classified:  # a code point beyond the table's
-        hashes, sentence_of, ends, _ = kernels.words(points, _classes(points), _CHAR_BASE)
+        hashes, sentence_of, ends, _ = kernels.words(points, _classes(points), False, _CHAR_BASE)
     return hashes, sentence_of, ends
 
 

@@ -71,20 +71,19 @@ def mix(x: np.uint64) -> np.uint64:
 
 @_compiled
 def words(
-    points: np.ndarray, classes: np.ndarray, base: np.uint64
+    points: np.ndarray, classes: np.ndarray, by_value: bool, base: np.uint64
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Per word (a maximal run of word characters): its hash (the mixed polynomial over its code
     points, the first one's power 0), its sentence number, and where it ends.
 
-    ``classes`` holds the class of each code point, or (when shorter than ``points``) of each code
-    point of the Basic Multilingual Plane, by value. Then the last result is False if a point lies
-    beyond it: the caller classifies those (rare) and asks again.
+    ``classes`` holds the class of each code point, or (``by_value``) of each code point value of
+    the Basic Multilingual Plane. Then the last result is False if a point lies beyond it: the
+    caller classifies those (rare) and asks again.
 
     Sentences are counted by the sentence ends before the word: a paragraph break, or an end mark
     followed by white space.
     """
     size = len(points)
-    by_value = len(classes) != size
     if by_value:
         for i in range(size):
             if points[i] >= len(classes):

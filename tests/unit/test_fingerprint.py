@@ -6,16 +6,21 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.dedup import kernels
 from services.dedup.fingerprint import (
+    _CHAR_BASE,  # the word loop's inputs and its wrapper, checked against each other below
     ANCHORS,
     NO_BOILERPLATE,
     NUM_PERM,
     BoilerplateFilter,
     Fingerprint,
+    _class_of,
+    _words,
     article_boilerplate,
     containment_from_jaccard,
     content_hash,
@@ -138,6 +143,20 @@ def test_a_process_that_cannot_cache_the_compiled_loops_still_fingerprints() -> 
     printed, output = _fingerprint_in_another_process({"NUMBA_CACHE_LOCATOR_CLASSES": "ZipCacheLocator"})
     assert printed == _printed(fingerprint(HEADLINE, BODY))
     assert "dedup.fingerprint_not_cached" in output
+
+
+@pytest.mark.parametrize("length", [65_535, 65_536, 65_537])
+def test_texts_as_long_as_the_class_table_are_read_like_any_other(length: int) -> None:
+    """A text of as many code points as the class table has entries (65,536) is classified by
+    value like any other, not taken for a text with one class per point."""
+    words = "Wort " * (length // 5 + 1)
+    text = ("Ein Satz. " + words)[:length]
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    classes = np.array([_class_of(c) for c in text], dtype=np.uint8)
+    expected = kernels.words(points, classes, False, _CHAR_BASE)
+    found = _words(text)
+    for got, want in zip(found, expected[:3], strict=True):
+        assert np.array_equal(got, want)
 
 
 def test_fingerprints_keep_the_values_the_index_holds() -> None:
