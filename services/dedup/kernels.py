@@ -3,7 +3,8 @@
 Dedup fingerprints every article it judges. Written as numpy array operations, that was some 60
 calls per article, each with microseconds of overhead on arrays of a few hundred elements: the
 largest part of a dedup process's own CPU. Here each step is one loop, compiled once per machine
-(``cache=True`` keeps the machine code beside this file, or in ``NUMBA_CACHE_DIR``).
+(``cache=True`` keeps the machine code in ``NUMBA_CACHE_DIR`` when it is set, else beside this file,
+else in the user's cache folder).
 
 Where numba finds no folder it may write to (a read-only install, no writable home, no
 ``NUMBA_CACHE_DIR``), the loops are compiled at every start instead (~6 s), with a warning: a
