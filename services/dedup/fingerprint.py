@@ -110,11 +110,9 @@ def word_shingles(words: Sequence[str], k: int = SHINGLE_WORDS) -> set[str]:
     return {" ".join(words[i : i + k]) for i in range(len(words) - k + 1)}
 
 
-# Character classes (kernels.OTHER ...): what the regular expressions [^\W_] (str.isalnum) and \s
-# (str.isspace) match, a sentence-end mark, and the paragraph break.
-
-
 def _class_of(char: str) -> int:
+    """The class of a character (``kernels.OTHER`` ...): what the regular expressions ``[^\\W_]``
+    (str.isalnum) and ``\\s`` (str.isspace) match, a sentence-end mark, or the paragraph break."""
     if char == _PARAGRAPH:
         return kernels.BREAK
     if char in ".!?:":
