@@ -169,9 +169,9 @@ def sentence_key(sentence: str) -> int:
 def sentence_keys_of(sentences: Iterable[str]) -> list[int]:
     """``sentence_key`` of each of ``sentences`` that has words, in order, hashed in one pass.
 
-    A page's teasers are dozens of short sentences: a pass of their own each (a dozen numpy calls)
-    cost more than fingerprinting the article. Each sentence is hashed whole, as one range of words,
-    even where it holds a sentence end.
+    A page's teasers are dozens of short sentences: a pass of their own each (normalising, encoding,
+    the compiled loops' calls) cost more than fingerprinting the article. Each sentence is hashed
+    whole, as one range of words, even where it holds a sentence end.
     """
     texts = [unicodedata.normalize("NFKC", s).casefold() for s in sentences]
     if not texts:
