@@ -108,10 +108,10 @@ local function hold()  -- a copy of this article, later in the round, waits as w
   local values = {}
   for _, key in ipairs(own_keys) do
     values[#values + 1] = key
-    values[#values + 1] = 1
+    values[#values + 1] = '1'
   end
   redis.call('HSET', held_key, unpack(values))
-  redis.call('PEXPIRE', held_key, HELD_MS)
+  redis.call('PEXPIRE', held_key, 'HELD_MS')
 end
 if redis.call('EXISTS', held_key) == 1 then  -- most rounds hold nothing back
   for _, found in ipairs(redis.call('HMGET', held_key, unpack(own_keys))) do
@@ -173,14 +173,14 @@ end
 -- 5. An outlet learns its template from its articles of different stories: this article's
 -- sentences count if it is the outlet's first article in its story (field 'o:<outlet tag>').
 local story_key = story_prefix .. story
-if outlet ~= 0 and redis.call('HSETNX', story_key, 'o:' .. outlet, 1) == 1 then count(fields) end
+if outlet ~= 0 and redis.call('HSETNX', story_key, 'o:' .. ARGV[7], '1') == 1 then count(fields) end
 -- Stale sentence counts go a few hashes at a time, as the clock makes their sweep due.
 sweep_counts(meta_key, meta[4], meta[3])
 
 -- 6. The story record (the first record of a member wins, as in RedisStoryStore.add).
 redis.call('HSETNX', story_key, member_field, member_head .. status .. member_tail)
-redis.call('EXPIRE', story_key, story_ttl)
-redis.call('SET', story_of_key, story, 'EX', story_ttl)
+redis.call('EXPIRE', story_key, int(story_ttl))
+redis.call('SET', story_of_key, story, 'EX', int(story_ttl))
 return {1, status, story, kind, jaccard, containment}
 """
 ).replace("HELD_MS", str(HELD_MS))

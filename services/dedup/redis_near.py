@@ -100,18 +100,25 @@ SWEEP_BATCH = 4  # at most this many count hashes swept by one script
 # that a key's TTL is renewed once per generation instead of on every write. ``write`` sets one
 # field of such a hash (``seen``: the ``_g`` read from it) and renews it in the same HSET when due;
 # ``renew`` renews a hash written otherwise.
+#
+# Numbers go to Redis as text made by ``int`` (or once per script, ``gen_s``): Redis's Lua turns a
+# number argument of redis.call into text with sprintf("%.14g"), the floating-point path, which
+# cost more than some of the commands it fed (perf on redis-server: ~8% of its time; the dedup
+# script's time fell ~11% without it, docs/scaling.md).
 _COMMON = """
+local function int(n) return string.format('%d', n) end
 local gen = math.floor(now / window)
-local key_expiry = (gen + 3) * window + 1  -- at least two windows after any write of this generation
+local gen_s = int(gen)
+local key_expiry = int((gen + 3) * window + 1)  -- at least two windows after any write of this generation
 local renewed = {}
 local function due(key, seen)
-  if renewed[key] or tonumber(seen) == gen then return false end
+  if renewed[key] or seen == gen_s then return false end
   renewed[key] = true
   return true
 end
 local function renew(key, seen)
   if not due(key, seen) then return end
-  redis.call('HSET', key, '_g', gen)
+  redis.call('HSET', key, '_g', gen_s)
   redis.call('EXPIREAT', key, key_expiry)
 end
 local function write(key, seen, field, value)
@@ -119,7 +126,7 @@ local function write(key, seen, field, value)
     redis.call('HSET', key, field, value)
     return
   end
-  redis.call('HSET', key, field, value, '_g', gen)
+  redis.call('HSET', key, field, value, '_g', gen_s)
   redis.call('EXPIREAT', key, key_expiry)
 end
 """
@@ -144,14 +151,14 @@ while live < top_block and redis.call('EXISTS', p .. 'r:' .. live) == 0 do
   live = live + 1
   moved = true
 end
-if moved then redis.call('HSET', meta_key, 'live', live) end
+if moved then redis.call('HSET', meta_key, 'live', int(live)) end
 local min_seq = live * BLOCK
 
 -- A record: insertion time, shingle count, outlet tag (0: none), the content hash's head, sketch,
 -- article id.
 local function record(seq)
   if seq < min_seq then return nil end
-  local raw = redis.call('HGET', p .. 'r:' .. math.floor(seq / BLOCK), seq)
+  local raw = redis.call('HGET', p .. 'r:' .. int(math.floor(seq / BLOCK)), int(seq))
   if not raw then return nil end
   local at, n, tag = struct.unpack('<I4I4I4', raw)
   if at <= horizon then return nil end
@@ -242,16 +249,16 @@ local function find()
 end
 
 local function insert()
-  local seq = redis.call('HINCRBY', meta_key, 'seq', 1)
-  local record_key = p .. 'r:' .. math.floor(seq / BLOCK)
+  local seq = redis.call('HINCRBY', meta_key, 'seq', '1')
+  local record_key = p .. 'r:' .. int(math.floor(seq / BLOCK))
   local head = struct.pack('<I4I4I4', now, size, outlet) .. hash_head
-  redis.call('HSET', record_key, seq, head .. sketch .. article_id)
-  redis.call('EXPIREAT', record_key, now + window + 1)
+  redis.call('HSET', record_key, int(seq), head .. sketch .. article_id)
+  redis.call('EXPIREAT', record_key, int(now + window + 1))
   local packed_seq = struct.pack('<I4', seq)
   for anchor, bucket in pairs(buckets) do
     if #bucket[2] < 4 * max_bucket then write(bucket[1], bucket[3], anchor, bucket[2] .. packed_seq) end
   end
-  if size <= 0 then write(hash_key, same[2], content_hash, seq) end
+  if size <= 0 then write(hash_key, same[2], content_hash, int(seq)) end
   -- Every 8th insert sweeps one shard hash (anchors, then exact hashes, in turn): its dead fields
   -- go. The whole index is swept every 16 * shards inserts, at a small cost per insert.
   if seq % 8 == 0 then
@@ -320,7 +327,7 @@ local function count(fields)
     local known = read[f]
     -- Once this generation's count reaches min_articles, more tells nothing, now or next window.
     if known[3] < min_articles then
-      write(known[1], known[5], known[2], gen * 65536 + known[4] * 256 + known[3] + 1)
+      write(known[1], known[5], known[2], int(gen * 65536 + known[4] * 256 + known[3] + 1))
     end
   end
 end
@@ -358,7 +365,7 @@ local function sweep_counts(meta_key, swept, seen)
       end
     end
   end
-  redis.call('HSET', meta_key, 'swept', swept)
+  redis.call('HSET', meta_key, 'swept', int(swept))
   renew(meta_key, seen)
 end
 """.replace("COUNT_HASHES", str(COUNT_HASHES)).replace("SWEEP_BATCH", str(SWEEP_BATCH))

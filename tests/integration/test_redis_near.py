@@ -430,3 +430,25 @@ async def test_a_sweep_rounds_behind_goes_on_with_the_next_hash(
         == (12_345 + SWEEP_BATCH) % COUNT_HASHES
     )
     assert int(await redis_client.hget(meta, "swept") or 0) > due - COUNT_HASHES
+
+
+async def test_a_hash_ttl_is_renewed_once_per_generation(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """Writes in the generation a count hash was last renewed in leave its TTL alone; the first
+    write of a later generation renews it (two windows past that generation)."""
+    window = layout.window_seconds
+    start = (NOW // window) * window
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    keys = frozenset({7})
+    (field,) = sentence_fields("Outlet R", keys)
+    packed = struct.pack("<I", field)
+    hash_key = layout.prefix.encode() + b"c:" + packed[:2]
+    await frequency.count("Outlet R", keys, now=start + 10)
+    assert await redis_client.ttl(hash_key) > window  # renewed: at least two windows ahead
+    await redis_client.expire(hash_key, 1000)
+    await frequency.count("Outlet Q", keys, now=start + 20)  # another outlet, the same generation
+    await frequency.count("Outlet R", keys, now=start + 30)
+    assert 0 < await redis_client.ttl(hash_key) <= 1000
+    await frequency.count("Outlet R", keys, now=start + window + 10)  # the next generation
+    assert await redis_client.ttl(hash_key) > 1000
