@@ -43,6 +43,7 @@ from faststream.redis.publisher.usecase import StreamPublisher
 from faststream.redis.response import RedisPublishCommand
 from faststream.response.publish_type import PublishType
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
 from redis.exceptions import ResponseError
 
 from shared.deadletter import DeadLetter, DeadLetterSink, RedisDeadLetters
@@ -56,6 +57,7 @@ from shared.tasks import stop_task
 
 EventT = TypeVar("EventT", bound=BaseModel)
 ARTICLE_ID_HEADER = "article_id"
+JSON_CONTENT_TYPE = "application/json"  # the content type FastStream gives the events it encodes
 RELEASED_CONSUMER = "released"  # owns entries a stopping replica handed back, until a claimer takes them
 FASTSTREAM_LOGGER = "newswire.faststream"  # not "faststream": FastStream gives that one its own handler
 REDIS_TIMEOUT_S = 10.0
@@ -65,11 +67,35 @@ log = structlog.stdlib.get_logger("newswire.stage")
 
 @dataclass(frozen=True)
 class Output:
-    """One event to publish on a stage stream."""
+    """One event to publish on a stage stream.
+
+    ``adds_to_input``: the event is the input entry's JSON object with these members added (dedup
+    adds its verdict to the tagged article). The stage then publishes that JSON, the input as it
+    was read and validated, instead of encoding the whole event again: for dedup's 5 KB articles,
+    encoding was ~6% of the process's CPU. The handler vouches that the two are the same event.
+    """
 
     stream: str
     event: BaseModel
     article_id: str
+    adds_to_input: Mapping[str, BaseModel] | None = None
+
+    def body(self, input_json: bytes) -> BaseModel | bytes:
+        """What to publish: the event, or its JSON made from the input's."""
+        if self.adds_to_input is None:
+            return self.event
+        return with_members(input_json, self.adds_to_input)
+
+
+def with_members(document: bytes, members: Mapping[str, BaseModel]) -> bytes:
+    """The JSON object ``document`` with ``members`` added at its end (the caller knows that it
+    has none of their names)."""
+    text = document.strip()
+    if not text.startswith(b"{") or not text.endswith(b"}"):
+        raise ValueError("the input is not a JSON object")
+    inside = text[1:-1].strip()
+    added = b",".join(json.dumps(name).encode() + b":" + to_json(value) for name, value in members.items())
+    return b"{" + inside + (b"," if inside and added else b"") + added + b"}"
 
 
 @dataclass(frozen=True)
@@ -334,7 +360,9 @@ class Stage(Generic[EventT]):
     async def _write(self, handled: list[Handled], msg: AnyStreamMessage) -> None:
         """Publish every output, record every status, then acknowledge: one round trip each."""
         try:
-            await self.runtime.publish_many(output for item in handled for output in item.result.outputs)
+            await self.runtime.publish_many(
+                (output, output.body(item.entry.body)) for item in handled for output in item.result.outputs
+            )
             await self.runtime.status.record_many(
                 [item.result.status for item in handled if item.result.status is not None]
             )
@@ -501,8 +529,9 @@ class ConsumerRuntime:
         self.stages.append(stage)
         return stage
 
-    async def publish_many(self, outputs: Iterable[Output]) -> None:
-        """Publish the outputs in order, in one pipelined round trip.
+    async def publish_many(self, outputs: Iterable[tuple[Output, BaseModel | bytes]]) -> None:
+        """Publish the outputs (each with its body: ``Output.body``) in order, in one pipelined
+        round trip.
 
         Through the broker's producer, as its publishers do (``TestRedisBroker`` swaps it for its
         in-memory one), without the publisher itself: it deep-copies its stream settings twice per
@@ -510,11 +539,15 @@ class ConsumerRuntime:
         """
         producer = self.broker.config.producer
         async with self.redis.pipeline(transaction=False) as pipe:
-            for output in outputs:
+            for output, body in outputs:
+                # FastStream names the content type of the events it encodes, not of bytes.
+                headers = {ARTICLE_ID_HEADER: output.article_id}
+                if isinstance(body, bytes):
+                    headers = {"content-type": JSON_CONTENT_TYPE, **headers}
                 command = RedisPublishCommand(
-                    output.event,
+                    body,
                     stream=output.stream,
-                    headers={ARTICLE_ID_HEADER: output.article_id},
+                    headers=headers,
                     correlation_id=str(uuid4()),
                     pipeline=pipe,
                     _publish_type=PublishType.PUBLISH,

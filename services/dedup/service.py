@@ -52,7 +52,8 @@ def result_for(judged: ArticleDeduplicated) -> StageResult:
     # No document: the tagger's stands, and the status record's reader adds the story id to it
     # (one 5 KB document less to build, send and store per article).
     return StageResult(
-        outputs=(Output(stream, judged, article.id),),
+        # The tagged article as it came, with the verdict added: not encoded again.
+        outputs=(Output(stream, judged, article.id, adds_to_input={"verdict": verdict}),),
         status=StatusUpdate.reached(article.id, verdict.status, fields=fields, version=article.version),
         outcome=verdict.status,
         log={"story_id": verdict.story_id, "duplicate_of": verdict.duplicate_of, "version": article.version},
