@@ -50,6 +50,7 @@ from shared.deadletter import DeadLetter, DeadLetterSink, RedisDeadLetters
 from shared.health import HeartbeatReporter
 from shared.messages import dead_letter_stream
 from shared.metrics import StageMetrics, metrics_port, received_at_of
+from shared.redis_client import redis_client
 from shared.settings import Settings
 from shared.status import RedisStatusStore, StatusStore, StatusUpdate
 from shared.streams import AUDIT_STREAMS, StreamInspector, safe_trim_id
@@ -486,7 +487,7 @@ class ConsumerRuntime:
         self.consumer = consumer_name(service)
         self.broker = broker or make_broker(settings)
         # Timeouts: after Redis was killed and restarted, no call may wait forever on a dead socket.
-        self.redis = redis or aioredis.Redis.from_url(
+        self.redis = redis or redis_client(
             settings.resolved_redis_url,
             socket_timeout=REDIS_TIMEOUT_S,
             socket_connect_timeout=REDIS_TIMEOUT_S,

@@ -59,6 +59,7 @@ from services.intake.submission import (
 from services.intake.subscriptions import subscription_routes
 from shared.health import CONSUMER_SERVICES, read_heartbeats, readiness
 from shared.messages import ARTICLES_RECEIVED, Article, ArticleReceived
+from shared.redis_client import redis_client
 from shared.settings import Settings
 from shared.stage import ARTICLE_ID_HEADER, make_broker
 from shared.status import RedisStatusStore, StatusStore
@@ -286,7 +287,7 @@ def create_app(
         sink = BrokerSink(broker)
     if redis is None and (status is None or sink is None):
         # Bounded socket timeouts: an unreachable Redis answers 503, never a hang.
-        redis = aioredis.Redis.from_url(
+        redis = redis_client(
             settings.resolved_redis_url,
             socket_timeout=settings.redis_timeout_s,
             socket_connect_timeout=settings.redis_timeout_s,
