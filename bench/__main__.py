@@ -66,7 +66,7 @@ def targets(ends: e2e.Result, alone: stages.Result, big: scale.Result) -> list[T
         Target(
             "dedup scale",
             f"at most {FLAT_WITHIN:.0%} slower at {sizes[-1]:,} than at {sizes[0]:,} indexed",
-            f"{change:+.1%}",
+            f"{change:+.1%} (median of the runs' ratios)",
             change >= -FLAT_WITHIN if not math.isnan(change) else None,
         )
     )

@@ -8,6 +8,12 @@ fingerprints of distinct articles (random sketches, anchors and sentence keys: n
 and none of them matches the real articles). Then the same real articles, tagged in-process and
 published as the tagger publishes them, are drained by the dedup service alone.
 
+Each size is pre-loaded once and kept (``DUMP``); every drain starts from it restored, so the
+sizes can take turns drain by drain: a run drains each size once, the next in the other order, and
+the change between sizes is the median of the runs' own ratios. This host's speed drifts by 2x
+within minutes; with a pre-load (minutes at 100,000) between the two drains of a pair, the change
+read +23% and -26% in two runs an hour apart on the same index code.
+
 ``python -m bench.scale [--quick] [--million] [--runs N]``
 """
 
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,7 +32,14 @@ import redis.asyncio as aioredis
 from faststream.redis import RedisBroker
 
 from bench.articles import Corpus, Item, batch, load_corpus
-from bench.harness import copy_entries, entries, private_redis, services
+from bench.harness import (
+    copy_entries,
+    entries,
+    private_redis,
+    process_cpu_seconds,
+    redis_cpu_seconds,
+    services,
+)
 from bench.stats import Summary, drain_rate, entry_millis
 from devstack import wait_for
 from evaluation.common import data_dir
@@ -49,13 +63,17 @@ class Plan:
         if quick:
             return cls(sizes=(2_000, 10_000), articles=150, runs=1)
         sizes = (10_000, 100_000, 1_000_000) if million else (10_000, 100_000)
-        # 1,000 articles a run: with fewer, a drain lasts under a second and the runs scatter by 20%.
-        return cls(sizes=sizes, articles=1_000, runs=3)
+        # 2,000 articles a drain: with 1,000 a drain lasted about a second, and the runs' ratios
+        # scattered from -33% to +20%. Six runs: three of each order (small first, large first).
+        return cls(sizes=sizes, articles=2_000, runs=6)
 
 
 @dataclass
 class Result:
     rates: dict[int, list[float]] = field(default_factory=dict)
+    # CPU (dedup process + Redis) per article of each drain, ms: what an article costs, beside the
+    # rate (on this host both scatter by ~10% from one drain to the next).
+    cpu_ms: dict[int, list[float]] = field(default_factory=dict)
     bytes_per_article: dict[int, list[float]] = field(default_factory=dict)
     fill_rate: dict[int, float] = field(default_factory=dict)
     articles: int = 0
@@ -64,13 +82,18 @@ class Result:
         return Summary.of(self.rates.get(size, []))
 
     def memory(self, size: int) -> float:
-        """Median Redis bytes per indexed article over the runs' pre-loads of ``size``."""
+        """Redis bytes per indexed article of ``size``'s pre-load (the median, were there several)."""
         return Summary.of(self.bytes_per_article[size]).median
 
+    def ratios(self, figures: dict[int, list[float]] | None = None) -> list[float]:
+        """Per run, its figure (throughput unless told) at the largest index over the smallest."""
+        figures = self.rates if figures is None else figures
+        sizes = sorted(figures)
+        return [large / small for small, large in zip(figures[sizes[0]], figures[sizes[-1]], strict=True)]
+
     def change(self) -> float:
-        """Median throughput at the largest index relative to the smallest, minus one (-0.05: 5% slower)."""
-        sizes = sorted(self.rates)
-        return self.summary(sizes[-1]).median / self.summary(sizes[0]).median - 1
+        """The median of the runs' ratios, minus one (-0.05: 5% slower at the largest index)."""
+        return Summary.of(self.ratios()).median - 1
 
 
 async def publish_tagged(url: str, items: Sequence[Item]) -> None:
@@ -88,33 +111,105 @@ async def publish_tagged(url: str, items: Sequence[Item]) -> None:
         await broker.stop()
 
 
-async def _preload(url: str, size: int, window_seconds: int, run: int) -> None:
+async def _preload(url: str, size: int, window_seconds: int) -> None:
     """Where the service's index lives: the steady state of a wire indexing ``size`` articles a
     window, sentence counts included (``evaluation.dedup_redis_cost.preload``), as of now."""
     client = aioredis.Redis.from_url(url, socket_timeout=600)
     try:
         layout = RedisLayout(window_seconds=window_seconds)
-        await preload(client, layout, size, int(time.time()), np.random.default_rng(404 + run))
+        await preload(client, layout, size, int(time.time()), np.random.default_rng(404 + size))
     finally:
         await client.aclose()
 
 
+Snapshot = list[tuple[bytes, int, bytes]]  # key, milliseconds left to live (0: none), DUMP of it
+
+RESTORE_CHUNK = 5_000  # keys per pipelined round trip
+
+
+def snapshot(client: redis.Redis) -> Snapshot:
+    """Every key of the database, dumped, with its time to live."""
+    keys = list(client.scan_iter(count=10_000))
+    taken: Snapshot = []
+    for first in range(0, len(keys), RESTORE_CHUNK):
+        chunk = keys[first : first + RESTORE_CHUNK]
+        pipe = client.pipeline(transaction=False)
+        for key in chunk:
+            pipe.pttl(key)
+            pipe.dump(key)
+        replies = pipe.execute()
+        taken += [
+            (key, max(int(ttl), 0), dumped)
+            for key, ttl, dumped in zip(chunk, replies[::2], replies[1::2], strict=True)
+            if dumped is not None  # expired since the scan
+        ]
+    return taken
+
+
+def restore(client: redis.Redis, taken: Snapshot) -> None:
+    """The database as it was when ``taken`` (keys restored with the time to live they had then)."""
+    client.flushdb()
+    for first in range(0, len(taken), RESTORE_CHUNK):
+        pipe = client.pipeline(transaction=False)
+        for key, ttl, dumped in taken[first : first + RESTORE_CHUNK]:
+            pipe.restore(key, ttl, dumped)
+        pipe.execute()
+
+
 def _rewriting(client: redis.Redis) -> bool:
-    return bool(int(client.info("persistence")["aof_rewrite_in_progress"]))
+    persistence = client.info("persistence")
+    return bool(int(persistence["aof_rewrite_in_progress"]) or int(persistence["aof_rewrite_scheduled"]))
 
 
-def _drain_dedup(url: str, expected: int) -> float:
+def _rewrite_aof(client: redis.Redis) -> None:
+    """Rewrite the AOF now and wait for it. A restore appends the whole index to the AOF, and
+    Redis rewrites a grown AOF on its own a moment later (its cron): first runs, drained while such
+    a rewrite (a forked child writing the index) ran, measured 250-400 articles/s against ~1,000."""
+    wait_for(lambda: not _rewriting(client), 1800, "an AOF rewrite under way", 0.2)
+    client.bgrewriteaof()
+    wait_for(lambda: not _rewriting(client), 1800, "the AOF rewrite after the restore", 0.2)
+
+
+def _drain_dedup(url: str, expected: int) -> tuple[float, float]:
+    """The dedup service's rate draining ``expected`` articles, and the CPU per article it and
+    Redis used from its first output on (its start-up left out), in ms."""
     client = redis.Redis.from_url(url)
     outputs = (ARTICLES_UNIQUE, ARTICLES_DUPLICATES)
 
     def total() -> int:
         return sum(int(client.xlen(stream)) for stream in outputs)
 
-    with services(url, ["dedup"]):
-        wait_for(lambda: total() >= expected, 60 + expected / 10, f"dedup drained {expected}", 0.05)
+    with services(url, ["dedup"]) as stack:
+        process = stack.services["dedup"].process
+        assert process is not None  # started
+        pid = process.pid
+        wait_for(lambda: total() >= 1, 60, "dedup's first output", 0.01)
+        first, used = total(), process_cpu_seconds(pid) + redis_cpu_seconds(client)
+        wait_for(lambda: total() >= expected, 60 + expected / 10, f"dedup drained {expected}", 0.01)
+        used = process_cpu_seconds(pid) + redis_cpu_seconds(client) - used
     millis = [entry_millis(entry_id) for stream in outputs for entry_id, _ in entries(client, stream)]
     client.close()
-    return drain_rate(millis)
+    measured = expected - first
+    # A drain so short that its first outputs were most of it (--quick) tells nothing of the CPU.
+    return drain_rate(millis), 1000 * used / measured if measured >= expected / 2 else math.nan
+
+
+def _preloaded(client: redis.Redis, url: str, size: int, window: int, result: Result) -> Snapshot:
+    """Pre-load ``size`` into the empty database: its memory per article and fill rate go into
+    ``result``; the pre-load itself is returned."""
+    client.flushdb()
+    # Memory is read with no AOF rewrite running: while one ran after the last drain, used_memory
+    # read 10.5 MB higher, and that run reported 822 B per article at 100,000 where the others
+    # reported 927 (the same data set).
+    wait_for(lambda: not _rewriting(client), 1800, "an AOF rewrite before the pre-load", 0.5)
+    base = int(client.info("memory")["used_memory"])
+    started = time.perf_counter()
+    asyncio.run(_preload(url, size, window))
+    result.fill_rate[size] = size / (time.perf_counter() - started)
+    wait_for(lambda: not _rewriting(client), 1800, "the AOF rewrite after the pre-load", 0.5)
+    grown = int(client.info("memory")["used_memory"]) - base
+    result.bytes_per_article.setdefault(size, []).append(grown / size)
+    return snapshot(client)
 
 
 def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) -> Result:
@@ -122,68 +217,66 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
     window = int(Settings().dedup_window_hours * 3600)
     with private_redis() as server:
         client = redis.Redis.from_url(server.url)
-        # Other articles in every run (the same ones again would all be exact duplicates of the last run).
-        inputs = []
+        # The same articles in every run: each drain starts from its size's pre-load restored, so
+        # none of them is in the index before (the articles a drain judged stay in it), and runs
+        # differ only by what the host did meanwhile.
+        asyncio.run(publish_tagged(server.url, batch(corpus, plan.articles, seed=404)))
+        tagged = entries(client, ARTICLES_TAGGED)
+        client.delete(ARTICLES_TAGGED)
+        preloaded = {size: _preloaded(client, server.url, size, window, result) for size in plan.sizes}
         for run in range(plan.runs):
-            asyncio.run(publish_tagged(server.url, batch(corpus, plan.articles, seed=404 + run)))
-            inputs.append(entries(client, ARTICLES_TAGGED))
-            client.delete(ARTICLES_TAGGED)
-        # Each run measures every size in turn, so that the host's speed, which drifts by 2x within
-        # minutes on a shared machine, weighs on all sizes alike (all of one size, then all of the
-        # next, once measured -17% at 100,000 where the same code had measured -3%).
-        for run, tagged in enumerate(inputs):
-            for size in plan.sizes:
-                # A fresh pre-load for every run: the real articles a run judged stay in the index,
-                # and the next run's articles (made of the same corpus sentences) would find more
-                # candidates among them, so runs on one index slow down one after the other.
-                client.flushdb()
-                # Memory is read with no AOF rewrite running: while one ran after the last drain,
-                # used_memory read 10.5 MB higher, and that run reported 822 B per article at
-                # 100,000 where the others reported 927 (the same data set).
-                wait_for(lambda: not _rewriting(client), 1800, "an AOF rewrite before the pre-load", 0.5)
-                base = int(client.info("memory")["used_memory"])
-                started = time.perf_counter()
-                asyncio.run(_preload(server.url, size, window, run))
-                result.fill_rate[size] = size / (time.perf_counter() - started)
-                # The pre-load wrote the data set in minutes; Redis rewrites its AOF after such growth,
-                # and a rewrite of gigabytes competes with the drain for this machine's cores.
-                wait_for(lambda: not _rewriting(client), 1800, "the AOF rewrite after the pre-load", 0.5)
-                grown = int(client.info("memory")["used_memory"]) - base
-                result.bytes_per_article.setdefault(size, []).append(grown / size)
+            # Sizes take turns, in the other order every other run.
+            for size in plan.sizes if run % 2 == 0 else plan.sizes[::-1]:
+                restore(client, preloaded[size])
+                _rewrite_aof(client)
                 copy_entries(client, ARTICLES_TAGGED, tagged)
-                result.rates.setdefault(size, []).append(_drain_dedup(server.url, len(tagged)))
-                log(f"dedup with {size:,} indexed: {result.rates[size][-1]:,.0f}/s")
+                rate, cpu_ms = _drain_dedup(server.url, len(tagged))
+                result.rates.setdefault(size, []).append(rate)
+                result.cpu_ms.setdefault(size, []).append(cpu_ms)
+                log(f"dedup with {size:,} indexed: {rate:,.0f}/s, {cpu_ms:.2f} ms CPU per article")
         client.close()
     return result
 
 
 def markdown(result: Result) -> str:
     rows = [
-        f"| {size:,} | {result.summary(size).render(0)} | {result.memory(size):,.0f} "
-        f"| {result.fill_rate[size]:,.0f} |"
+        f"| {size:,} | {result.summary(size).render(0)} | {Summary.of(result.cpu_ms[size]).render(2)} "
+        f"| {result.memory(size):,.0f} | {result.fill_rate[size]:,.0f} |"
         for size in sorted(result.rates)
     ]
     sizes = sorted(result.rates)
+    cost = result.ratios(result.cpu_ms)
     return "\n".join(
         [
             "## Dedup at scale (index pre-loaded)",
             "",
-            f"The dedup service alone drains {result.articles} real tagged articles (other articles in each "
-            "run) after Redis was pre-loaded with the steady state of a wire indexing N articles a window "
-            "(synthetic distinct articles, in the service's layout: the index and the per-outlet sentence "
-            "counts of three generations, as `python -m evaluation.dedup_redis_cost` builds them). Memory: "
-            "growth of Redis `used_memory` over the pre-load, divided by N (index records, anchor buckets "
-            "and sentence counts; story records are not in the pre-load), read with no AOF rewrite "
-            "running, median of the runs. Rates: median (min-max) of the runs.",
+            f"The dedup service alone drains {result.articles:,} real tagged articles (the same ones in "
+            "every run) after Redis was pre-loaded with the steady state of a wire indexing N articles "
+            "a window (synthetic distinct articles, in the service's layout: the index and the "
+            "per-outlet sentence counts of three generations, as `python -m evaluation.dedup_redis_cost` "
+            "builds them). Each size is pre-loaded once; every drain starts from its pre-load restored "
+            "(`DUMP`/`RESTORE`, then an AOF rewrite, so that none runs during the drain), and each run "
+            "drains every size in turn, in the other order every other run. Rates and CPU (the dedup "
+            "process and Redis, from dedup's first output on): median (min-max) of the runs. The "
+            "change between sizes is the median of the runs' own ratios, each of two drains some "
+            "20 s apart, so that the host's drift weighs little on it. Memory: growth of Redis "
+            "`used_memory` over the pre-load, divided by N (index records, anchor buckets and sentence "
+            "counts; story records are not in the pre-load), read with no AOF rewrite running.",
             "",
-            "| indexed articles | dedup alone, articles/s | Redis bytes per indexed article "
-            "| pre-load, articles/s |",
-            "|---|---|---|---|",
+            "| indexed articles | dedup alone, articles/s | CPU ms per article | Redis bytes per indexed "
+            "article | pre-load, articles/s |",
+            "|---|---|---|---|---|",
             *rows,
             "",
-            f"Throughput at {sizes[-1]:,} relative to {sizes[0]:,}: **{result.change():+.1%}**.",
+            f"Throughput at {sizes[-1]:,} relative to {sizes[0]:,}, median of the runs' ratios: "
+            f"**{result.change():+.1%}** (runs: {_percentages(result.ratios())}). CPU per article: "
+            f"{Summary.of(cost).median - 1:+.1%} (runs: {_percentages(cost)}).",
         ]
     )
+
+
+def _percentages(ratios: list[float]) -> str:
+    return ", ".join(f"{ratio - 1:+.0%}" for ratio in ratios)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from bench.report import Target, table, targets_section
+from bench.scale import Result
 from bench.stats import Arrival, Sent, Summary, drain_rate, entry_millis, match, percentile
 
 pytestmark = pytest.mark.unit
@@ -99,3 +100,11 @@ def test_table_has_a_separator_for_every_column() -> None:
         "|---|---|---|",
         "| 1 | 2 | 3 |",
     ]
+
+
+def test_scale_change_is_the_median_of_each_runs_own_ratio() -> None:
+    """Each run's drains at both sizes are compared with each other: a host twice as fast in one
+    run moves both of its rates and not the change, where a ratio of medians would move."""
+    result = Result(rates={10_000: [1000.0, 500.0, 980.0], 100_000: [950.0, 470.0, 1000.0]})
+    assert result.ratios() == pytest.approx([0.95, 0.94, 1000 / 980])
+    assert result.change() == pytest.approx(-0.05)
