@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import anyio.to_thread
 import pytest
 from faststream.redis import TestRedisBroker
 
@@ -110,6 +111,25 @@ async def test_dedup_sends_a_rewrite_from_the_first_outlet_on_as_an_update() -> 
         ("s2", "update", "s1", None),
         ("s3", "duplicate", "s1", "s1"),
     ]
+
+
+async def test_a_stage_handles_its_reads_without_worker_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading and handling a message sends no work to a worker thread: FastStream runs a
+    synchronous decoder, and resolves ``Context`` parameters, in one, at ~1 ms of CPU per read."""
+    hops: list[object] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(func)
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    parts = _dedup_parts()
+    app = dedup_service.create_app(SETTINGS, **parts)
+    async with TestRedisBroker(app.broker) as broker:
+        await broker.publish(_tagged("only"), stream=ARTICLES_TAGGED, headers={ARTICLE_ID_HEADER: "only"})
+    assert (await parts["status"].get("only")).status == "unique"
+    assert hops == []
 
 
 async def test_pusher_delivers_each_article_once_to_all_and_its_topics() -> None:
