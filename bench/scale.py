@@ -1,18 +1,20 @@
-"""Dedup at scale: the dedup service's throughput with 10,000 vs 100,000 (vs 1,000,000) articles
-already in its index, and Redis memory per indexed article.
+"""Dedup at scale: what an article costs the dedup service (CPU, throughput) with 10,000 vs
+100,000 (vs 1,000,000) articles already in its index, and Redis memory per indexed article.
 
 Redis is pre-loaded with the steady state of a wire that indexes N articles a window: the index,
 through the dedup package's own Redis classes with the layout the service uses, and the per-outlet
 sentence counts of three generations (``evaluation.dedup_redis_cost.preload``), from synthetic
 fingerprints of distinct articles (random sketches, anchors and sentence keys: no real text needed,
 and none of them matches the real articles). Then the same real articles, tagged in-process and
-published as the tagger publishes them, are drained by the dedup service alone.
+published as the tagger publishes them, are drained by the dedup service.
 
-Each size is pre-loaded once and kept (``DUMP``); every drain starts from it restored, so the
-sizes can take turns drain by drain: a run drains each size once, the next in the other order, and
-the change between sizes is the median of the runs' own ratios. This host's speed drifts by 2x
-within minutes; with a pre-load (minutes at 100,000) between the two drains of a pair, the change
-read +23% and -26% in two runs an hour apart on the same index code.
+Each size has a Redis server of its own, pre-loaded once and kept (``DUMP``); every drain starts
+from it restored. In a run the sizes drain side by side, a dedup process each, started together,
+and the change between sizes is the median of the runs' own ratios. This host's speed drifts by
+2x within minutes: with a pre-load between the two drains of a pair, the change read +23% and
+-26% in two runs an hour apart on the same index code; with the drains one after the other, some
+20 s apart, single runs' ratios still ranged from -36% to +15%. Side by side they ranged from -5%
+to +3% (throughput) and from 0% to +10% (CPU) in six runs.
 
 ``python -m bench.scale [--quick] [--million] [--runs N]``
 """
@@ -21,9 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import math
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -33,6 +38,7 @@ from faststream.redis import RedisBroker
 
 from bench.articles import Corpus, Item, batch, load_corpus
 from bench.harness import (
+    Entry,
     copy_entries,
     entries,
     private_redis,
@@ -40,16 +46,18 @@ from bench.harness import (
     redis_cpu_seconds,
     services,
 )
-from bench.stats import Summary, drain_rate, entry_millis
+from bench.stats import Summary, entry_millis, overlapping_rates
 from devstack import wait_for
 from evaluation.common import data_dir
 from evaluation.dedup_redis_cost import preload
 from services.dedup.redis_near import RedisLayout
+from services.dedup.service import SERVICE
 from services.intake.normalise import read_input
 from services.tagger.service import build_tagger, tag_received
+from shared.health import Heartbeat, heartbeat_key
 from shared.messages import ARTICLES_DUPLICATES, ARTICLES_TAGGED, ARTICLES_UNIQUE, ArticleReceived
 from shared.settings import Settings
-from shared.stage import ARTICLE_ID_HEADER
+from shared.stage import ARTICLE_ID_HEADER, consumer_name
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ class Plan:
     @classmethod
     def for_(cls, *, quick: bool, million: bool = False) -> Plan:
         if quick:
-            return cls(sizes=(2_000, 10_000), articles=150, runs=1)
+            return cls(sizes=(2_000, 10_000), articles=500, runs=1)
         sizes = (10_000, 100_000, 1_000_000) if million else (10_000, 100_000)
         # 2,000 articles a drain: with 1,000 a drain lasted about a second, and the runs' ratios
         # scattered from -33% to +20%. With 2,000 a pair's ratio still scatters by 10-20% here (from
@@ -96,6 +104,10 @@ class Result:
     def change(self) -> float:
         """The median of the runs' ratios, minus one (-0.05: 5% slower at the largest index)."""
         return Summary.of(self.ratios()).median - 1
+
+    def cpu_change(self) -> float:
+        """The same of the CPU per article (0.05: each article costs 5% more at the largest index)."""
+        return Summary.of(self.ratios(self.cpu_ms)).median - 1
 
 
 async def publish_tagged(url: str, items: Sequence[Item]) -> None:
@@ -172,28 +184,68 @@ def _rewrite_aof(client: redis.Redis) -> None:
     wait_for(lambda: not _rewriting(client), 1800, "the AOF rewrite after the restore", 0.2)
 
 
-def _drain_dedup(url: str, expected: int) -> tuple[float, float]:
-    """The dedup service's rate draining ``expected`` articles, and the CPU per article it and
-    Redis used from its first output on (its start-up left out), in ms."""
-    client = redis.Redis.from_url(url)
+@dataclass(frozen=True)
+class Drain:
+    output_ms: list[int]  # the millisecond times of its outputs (their entry ids)
+    cpu_ms: float  # CPU per article of the dedup process and its Redis, from its first output on
+
+
+def _drain_side_by_side(urls: dict[int, str], tagged: list[Entry]) -> dict[int, Drain]:
+    """A dedup service per size, each against its own Redis, draining ``tagged``: all started,
+    and once all are ready given their input at the same moment. Each one's CPU is counted from
+    its first output on (start-up left out) to its last."""
+    clients = {size: redis.Redis.from_url(url) for size, url in urls.items()}
     outputs = (ARTICLES_UNIQUE, ARTICLES_DUPLICATES)
+    expected = len(tagged)
 
-    def total() -> int:
-        return sum(int(client.xlen(stream)) for stream in outputs)
+    def total(size: int) -> int:
+        return sum(int(clients[size].xlen(stream)) for stream in outputs)
 
-    with services(url, ["dedup"]) as stack:
-        process = stack.services["dedup"].process
-        assert process is not None  # started
-        pid = process.pid
-        wait_for(lambda: total() >= 1, 60, "dedup's first output", 0.01)
-        first, used = total(), process_cpu_seconds(pid) + redis_cpu_seconds(client)
-        wait_for(lambda: total() >= expected, 60 + expected / 10, f"dedup drained {expected}", 0.01)
-        used = process_cpu_seconds(pid) + redis_cpu_seconds(client) - used
-    millis = [entry_millis(entry_id) for stream in outputs for entry_id, _ in entries(client, stream)]
-    client.close()
-    measured = expected - first
-    # A drain so short that its first outputs were most of it (--quick) tells nothing of the CPU.
-    return drain_rate(millis), 1000 * used / measured if measured >= expected / 2 else math.nan
+    def used(size: int, pid: int) -> float:
+        return process_cpu_seconds(pid) + redis_cpu_seconds(clients[size])
+
+    with contextlib.ExitStack() as running:
+        pids = {size: _started_dedup(running, url) for size, url in urls.items()}
+        wait_for(lambda: all(map(_ready, clients.values(), pids.values())), 60, "every dedup ready", 0.02)
+        with ThreadPoolExecutor(len(urls)) as feeding:
+            list(feeding.map(lambda client: copy_entries(client, ARTICLES_TAGGED, tagged), clients.values()))
+        firsts: dict[int, tuple[int, float]] = {}
+        lasts: dict[int, float] = {}
+        deadline = time.monotonic() + 60 + expected / 10
+        while len(lasts) < len(urls):
+            if time.monotonic() > deadline:
+                behind = sorted(set(urls) - set(lasts))
+                raise TimeoutError(f"dedup did not drain {expected} articles with {behind} indexed")
+            for size, pid in pids.items():
+                done = total(size)
+                if size not in firsts and done >= 1:
+                    firsts[size] = (done, used(size, pid))
+                if size in firsts and size not in lasts and done >= expected:
+                    lasts[size] = used(size, pid)
+            time.sleep(0.005)
+    drains = {}
+    for size, client in clients.items():
+        millis = [entry_millis(entry_id) for stream in outputs for entry_id, _ in entries(client, stream)]
+        counted, cpu_then = firsts[size]
+        measured = expected - counted
+        # A drain so short that its first outputs were most of it (--quick) tells nothing of the CPU.
+        cpu = 1000 * (lasts[size] - cpu_then) / measured if measured >= expected / 2 else math.nan
+        drains[size] = Drain(millis, cpu)
+        client.close()
+    return drains
+
+
+def _ready(client: redis.Redis, pid: int) -> bool:
+    """The dedup process ``pid`` reports every subscriber of its running (``shared.health``)."""
+    raw = client.get(heartbeat_key(SERVICE, consumer_name(SERVICE, pid)))
+    return raw is not None and Heartbeat(**json.loads(raw)).ready
+
+
+def _started_dedup(running: contextlib.ExitStack, url: str) -> int:
+    stack = running.enter_context(services(url, ["dedup"]))
+    process = stack.services["dedup"].process
+    assert process is not None  # started
+    return process.pid
 
 
 def _preloaded(client: redis.Redis, url: str, size: int, window: int, result: Result) -> Snapshot:
@@ -217,26 +269,38 @@ def _preloaded(client: redis.Redis, url: str, size: int, window: int, result: Re
 def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) -> Result:
     result = Result(articles=plan.articles)
     window = int(Settings().dedup_window_hours * 3600)
-    with private_redis() as server:
-        client = redis.Redis.from_url(server.url)
+    with contextlib.ExitStack() as servers:
+        # A Redis server per size: the sizes' drains run side by side.
+        urls = {size: servers.enter_context(private_redis()).url for size in plan.sizes}
+        clients = {size: redis.Redis.from_url(url) for size, url in urls.items()}
         # The same articles in every run: each drain starts from its size's pre-load restored, so
         # none of them is in the index before (the articles a drain judged stay in it), and runs
         # differ only by what the host did meanwhile.
-        asyncio.run(publish_tagged(server.url, batch(corpus, plan.articles, seed=404)))
-        tagged = entries(client, ARTICLES_TAGGED)
-        client.delete(ARTICLES_TAGGED)
-        preloaded = {size: _preloaded(client, server.url, size, window, result) for size in plan.sizes}
+        first = clients[plan.sizes[0]]
+        asyncio.run(publish_tagged(urls[plan.sizes[0]], batch(corpus, plan.articles, seed=404)))
+        tagged = entries(first, ARTICLES_TAGGED)
+        first.delete(ARTICLES_TAGGED)
+        preloaded = {size: _preloaded(clients[size], urls[size], size, window, result) for size in plan.sizes}
         for run in range(plan.runs):
-            # Sizes take turns, in the other order every other run.
-            for size in plan.sizes if run % 2 == 0 else plan.sizes[::-1]:
-                restore(client, preloaded[size])
-                _rewrite_aof(client)
-                copy_entries(client, ARTICLES_TAGGED, tagged)
-                rate, cpu_ms = _drain_dedup(server.url, len(tagged))
-                result.rates.setdefault(size, []).append(rate)
-                result.cpu_ms.setdefault(size, []).append(cpu_ms)
-                log(f"dedup with {size:,} indexed: {rate:,.0f}/s, {cpu_ms:.2f} ms CPU per article")
-        client.close()
+            for size in plan.sizes:
+                restore(clients[size], preloaded[size])
+                _rewrite_aof(clients[size])
+            # Fed in the other order every other run, should the first fed lead by a little.
+            order = plan.sizes if run % 2 == 0 else plan.sizes[::-1]
+            drains = _drain_side_by_side({size: urls[size] for size in order}, tagged)
+            rates = overlapping_rates({size: drain.output_ms for size, drain in drains.items()})
+            for size in plan.sizes:
+                result.rates.setdefault(size, []).append(rates[size])
+                result.cpu_ms.setdefault(size, []).append(drains[size].cpu_ms)
+            log(
+                "dedup side by side: "
+                + ", ".join(
+                    f"{size:,} indexed {rates[size]:,.0f}/s, {drains[size].cpu_ms:.2f} ms CPU per article"
+                    for size in plan.sizes
+                )
+            )
+        for client in clients.values():
+            client.close()
     return result
 
 
@@ -252,27 +316,30 @@ def markdown(result: Result) -> str:
         [
             "## Dedup at scale (index pre-loaded)",
             "",
-            f"The dedup service alone drains {result.articles:,} real tagged articles (the same ones in "
-            "every run) after Redis was pre-loaded with the steady state of a wire indexing N articles "
-            "a window (synthetic distinct articles, in the service's layout: the index and the "
-            "per-outlet sentence counts of three generations, as `python -m evaluation.dedup_redis_cost` "
-            "builds them). Each size is pre-loaded once; every drain starts from its pre-load restored "
-            "(`DUMP`/`RESTORE`, then an AOF rewrite, so that none runs during the drain), and each run "
-            "drains every size in turn, in the other order every other run. Rates and CPU (the dedup "
-            "process and Redis, from dedup's first output on): median (min-max) of the runs. The "
-            "change between sizes is the median of the runs' own ratios, each of two drains some "
-            "20 s apart, so that the host's drift weighs little on it. Memory: growth of Redis "
-            "`used_memory` over the pre-load, divided by N (index records, anchor buckets and sentence "
-            "counts; story records are not in the pre-load), read with no AOF rewrite running.",
+            f"A dedup service per size drains {result.articles:,} real tagged articles (the same ones "
+            "in every run), each against a Redis server of its own, pre-loaded with the steady state of "
+            "a wire indexing N articles a window (synthetic distinct articles, in the service's layout: "
+            "the index and the per-outlet sentence counts of three generations, as "
+            "`python -m evaluation.dedup_redis_cost` builds them). Each size is pre-loaded once; every "
+            "drain starts from its pre-load restored (`DUMP`/`RESTORE`, then an AOF rewrite, so that "
+            "none runs during the drain). In each run the sizes drain side by side, started together, "
+            "so that whatever the host does weighs on both alike; each pair of a dedup process and "
+            "its Redis has about one of the two cores, so the rates are about half what one service "
+            "alone drains (dedup alone is in the table above). Rate: outputs per second while every "
+            "size was draining. CPU: the dedup process and its Redis, per article, from its first "
+            "output to its last. Median (min-max) of the runs; the change between sizes is the median "
+            "of the runs' own ratios. Memory: growth of Redis `used_memory` over the pre-load, divided "
+            "by N (index records, anchor buckets and sentence counts; story records are not in the "
+            "pre-load), read with no AOF rewrite running.",
             "",
-            "| indexed articles | dedup alone, articles/s | CPU ms per article | Redis bytes per indexed "
+            "| indexed articles | articles/s, side by side | CPU ms per article | Redis bytes per indexed "
             "article | pre-load, articles/s |",
             "|---|---|---|---|---|",
             *rows,
             "",
-            f"Throughput at {sizes[-1]:,} relative to {sizes[0]:,}, median of the runs' ratios: "
-            f"**{result.change():+.1%}** (runs: {_percentages(result.ratios())}). CPU per article: "
-            f"{Summary.of(cost).median - 1:+.1%} (runs: {_percentages(cost)}).",
+            f"At {sizes[-1]:,} against {sizes[0]:,}, median of the runs' ratios: CPU per article "
+            f"**{result.cpu_change():+.1%}** (runs: {_percentages(cost)}); throughput "
+            f"**{result.change():+.1%}** (runs: {_percentages(result.ratios())}).",
         ]
     )
 

@@ -7,6 +7,9 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+K = TypeVar("K")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -121,6 +124,18 @@ def match(sent: Sequence[Sent], arrivals: Iterable[Arrival]) -> Ledger:
         first_accept=min((item.accepted_at for item in sent), default=math.nan),
         last_arrival=max((arrival.entry_ms / 1000 for arrival in first.values()), default=math.nan),
     )
+
+
+def overlapping_rates(entry_ms: Mapping[K, Sequence[int]]) -> dict[K, float]:
+    """Per key, its entries per second while every key's drain was under way: from the latest of
+    their first entries to the earliest of their last. Drains side by side share the machine only
+    then; before and after it, one of them has the cores to itself."""
+    start = max(min(times) for times in entry_ms.values())
+    end = min(max(times) for times in entry_ms.values())
+    if end <= start:
+        return dict.fromkeys(entry_ms, math.nan)
+    span = (end - start) / 1000
+    return {key: sum(start < ms <= end for ms in times) / span for key, times in entry_ms.items()}
 
 
 def drain_rate(entry_ms: Sequence[int]) -> float:

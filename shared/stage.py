@@ -115,9 +115,10 @@ BatchHandler = Callable[[Sequence[EventT]], Awaitable[Sequence[StageResult | Exc
 AnyStreamMessage = message.RedisStreamMessage | message.RedisBatchStreamMessage
 
 
-def consumer_name(service: str) -> str:
-    """Unique per process, stable for its life: pending entries are owned by this name."""
-    return f"{service}-{socket.gethostname()}-{os.getpid()}"
+def consumer_name(service: str, pid: int | None = None) -> str:
+    """Unique per process (this one, unless told), stable for its life: pending entries are owned
+    by this name."""
+    return f"{service}-{socket.gethostname()}-{os.getpid() if pid is None else pid}"
 
 
 async def ensure_group(client: aioredis.Redis, stream: str, group: str) -> None:

@@ -8,7 +8,16 @@ import pytest
 
 from bench.report import Target, table, targets_section
 from bench.scale import Result
-from bench.stats import Arrival, Sent, Summary, drain_rate, entry_millis, match, percentile
+from bench.stats import (
+    Arrival,
+    Sent,
+    Summary,
+    drain_rate,
+    entry_millis,
+    match,
+    overlapping_rates,
+    percentile,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -108,3 +117,27 @@ def test_scale_change_is_the_median_of_each_runs_own_ratio() -> None:
     result = Result(rates={10_000: [1000.0, 500.0, 980.0], 100_000: [950.0, 470.0, 1000.0]})
     assert result.ratios() == pytest.approx([0.95, 0.94, 1000 / 980])
     assert result.change() == pytest.approx(-0.05)
+
+
+def test_scale_cost_change_is_the_median_of_each_runs_own_cpu_ratio() -> None:
+    """The CPU per article is compared run by run as well (0.05: 5% more at the largest index)."""
+    result = Result(cpu_ms={10_000: [1.0, 2.0, 1.0], 100_000: [1.1, 2.1, 0.9]})
+    assert result.cpu_change() == pytest.approx(0.05)
+
+
+def test_overlapping_rates_count_only_the_time_every_drain_was_under_way() -> None:
+    """Two drains side by side: each one's rate is taken from the latest start to the earliest
+    end, so the stretch one of them ran alone (with the machine to itself) counts for neither."""
+    early = [1000, 1100, 1200, 1300, 1400, 1500, 2000]  # alone before 1200
+    late = [1200, 1250, 1300, 1350, 1400, 1450, 1500, 1550, 1600, 3000]  # alone after 2000
+    rates = overlapping_rates({"early": early, "late": late})
+    # From 1200 to 2000 (0.8 s): early has 1300, 1400, 1500, 2000; late has 1250 ... 1600.
+    assert rates == pytest.approx({"early": 4 / 0.8, "late": 8 / 0.8})
+    one = [0, 500, 1000]
+    assert overlapping_rates({"only": one}) == pytest.approx({"only": drain_rate(one)})
+
+
+def test_overlapping_rates_of_drains_that_never_overlapped_are_nan() -> None:
+    """One drain over before the other began: there is no common stretch to compare."""
+    rates = overlapping_rates({10_000: [0, 100, 200], 100_000: [300, 400]})
+    assert all(math.isnan(rate) for rate in rates.values())

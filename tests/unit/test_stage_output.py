@@ -1,14 +1,16 @@
-"""What a stage publishes for an output: the event, or its input's JSON with members added."""
+"""What a stage publishes for an output (the event, or its input's JSON with members added), and
+the name its process reads under."""
 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from services.dedup.service import result_for
 from shared.messages import ArticleDeduplicated, ArticleTagged, Verdict
-from shared.stage import Output, with_members
+from shared.stage import Output, consumer_name, with_members
 from tests import factories
 
 pytestmark = pytest.mark.unit
@@ -55,3 +57,12 @@ def test_dedup_publishes_the_tagged_article_it_read_with_its_verdict() -> None:
     body = output.body(read)
     assert isinstance(body, bytes)
     assert ArticleDeduplicated.model_validate_json(body) == judged
+
+
+def test_a_consumer_name_is_this_process_unless_another_is_named() -> None:
+    """Named after the service and the process: another process's name can be told from its pid
+    (the scale benchmark reads a dedup process's heartbeat by it)."""
+    assert consumer_name("dedup") == consumer_name("dedup", os.getpid())
+    other = consumer_name("dedup", 4242)
+    assert other.startswith("dedup-") and other.endswith("-4242")
+    assert consumer_name("dedup", 4242) != consumer_name("tagger", 4242)
