@@ -29,7 +29,8 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
+from typing import cast
 
 import numpy as np
 import redis
@@ -72,9 +73,9 @@ class Plan:
             return cls(sizes=(2_000, 10_000), articles=500, runs=1)
         sizes = (10_000, 100_000, 1_000_000) if million else (10_000, 100_000)
         # 2,000 articles a drain: with 1,000 a drain lasted about a second, and the runs' ratios
-        # scattered from -33% to +20%. With 2,000 a pair's ratio still scatters by 10-20% here (from
-        # -24% to +34% in one set of twelve), so twelve runs, six of each order (small first,
-        # large first): three sets of six read -3.5%, -10.0% and (of twelve) -6.3%.
+        # scattered from -33% to +20%. Drained one after the other, a pair's ratio still scattered
+        # by 10-20% (from -36% to +15% in one set of twelve); side by side, six runs of a prototype
+        # ranged from -5% to +3%. Twelve runs take some three minutes.
         return cls(sizes=sizes, articles=2_000, runs=12)
 
 
@@ -84,6 +85,8 @@ class Result:
     # CPU (dedup process + Redis) per article of each drain, ms: what an article costs, beside the
     # rate (on this host both scatter by ~10% from one drain to the next).
     cpu_ms: dict[int, list[float]] = field(default_factory=dict)
+    # Of each drain's cost per article, ms: the dedup process, Redis, and Redis inside the scripts.
+    usage: dict[int, list[Usage]] = field(default_factory=dict)
     bytes_per_article: dict[int, list[float]] = field(default_factory=dict)
     fill_rate: dict[int, float] = field(default_factory=dict)
     articles: int = 0
@@ -104,6 +107,12 @@ class Result:
     def change(self) -> float:
         """The median of the runs' ratios, minus one (-0.05: 5% slower at the largest index)."""
         return Summary.of(self.ratios()).median - 1
+
+    def split(self, size: int) -> str:
+        """The medians of the dedup process's and Redis's CPU per article, and of Redis's time in scripts."""
+        used = self.usage.get(size, [])
+        process, redis_, scripts = (Summary.of([astuple(u)[i] for u in used]).median for i in range(3))
+        return f"{process:.2f} / {redis_:.2f} ({scripts:.2f})"
 
     def cpu_change(self) -> float:
         """The same of the CPU per article (0.05: each article costs 5% more at the largest index)."""
@@ -187,9 +196,34 @@ def _rewrite_aof(client: redis.Redis) -> None:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """What one dedup process and its Redis have used so far."""
+
+    process_s: float  # the dedup process's CPU
+    redis_s: float  # its Redis server's CPU
+    script_s: float  # time Redis spent inside dedup's scripts (wall time: a preempted Redis counts too)
+
+    @classmethod
+    def of(cls, pid: int, client: redis.Redis) -> Usage:
+        scripts = cast("dict[str, dict[str, float]]", client.info("commandstats")).get("cmdstat_evalsha", {})
+        return cls(process_cpu_seconds(pid), redis_cpu_seconds(client), scripts.get("usec", 0) / 1e6)
+
+    def per_article_ms(self, since: Usage, articles: float) -> Usage:
+        """What was used since ``since``, per article, in ms."""
+        return Usage(
+            *(1000 * (now - then) / articles for now, then in zip(astuple(self), astuple(since), strict=True))
+        )
+
+
+@dataclass(frozen=True)
 class Drain:
     output_ms: list[int]  # the millisecond times of its outputs (their entry ids)
-    cpu_ms: float  # CPU per article of the dedup process and its Redis, from its first output on
+    per_article: Usage  # ms per article from its first output on (nan: a drain too short to tell)
+
+    @property
+    def cpu_ms(self) -> float:
+        """CPU per article of the dedup process and its Redis."""
+        return self.per_article.process_s + self.per_article.redis_s
 
 
 def _drain_side_by_side(urls: dict[int, str], tagged: list[Entry]) -> dict[int, Drain]:
@@ -203,16 +237,13 @@ def _drain_side_by_side(urls: dict[int, str], tagged: list[Entry]) -> dict[int, 
     def total(size: int) -> int:
         return sum(int(clients[size].xlen(stream)) for stream in outputs)
 
-    def used(size: int, pid: int) -> float:
-        return process_cpu_seconds(pid) + redis_cpu_seconds(clients[size])
-
     with contextlib.ExitStack() as running:
         pids = {size: _started_dedup(running, url) for size, url in urls.items()}
         wait_for(lambda: all(map(_ready, clients.values(), pids.values())), 60, "every dedup ready", 0.02)
         with ThreadPoolExecutor(len(urls)) as feeding:
             list(feeding.map(lambda client: copy_entries(client, ARTICLES_TAGGED, tagged), clients.values()))
-        firsts: dict[int, tuple[int, float]] = {}
-        lasts: dict[int, float] = {}
+        firsts: dict[int, tuple[int, Usage]] = {}
+        lasts: dict[int, Usage] = {}
         deadline = time.monotonic() + 60 + expected / 10
         while len(lasts) < len(urls):
             if time.monotonic() > deadline:
@@ -221,20 +252,27 @@ def _drain_side_by_side(urls: dict[int, str], tagged: list[Entry]) -> dict[int, 
             for size, pid in pids.items():
                 done = total(size)
                 if size not in firsts and done >= 1:
-                    firsts[size] = (done, used(size, pid))
+                    firsts[size] = (done, Usage.of(pid, clients[size]))
                 if size in firsts and size not in lasts and done >= expected:
-                    lasts[size] = used(size, pid)
+                    lasts[size] = Usage.of(pid, clients[size])
             time.sleep(0.005)
     drains = {}
     for size, client in clients.items():
         millis = [entry_millis(entry_id) for stream in outputs for entry_id, _ in entries(client, stream)]
-        counted, cpu_then = firsts[size]
-        measured = expected - counted
+        counted, then = firsts[size]
         # A drain so short that its first outputs were most of it (--quick) tells nothing of the CPU.
-        cpu = 1000 * (lasts[size] - cpu_then) / measured if measured >= expected / 2 else math.nan
-        drains[size] = Drain(millis, cpu)
+        measured = expected - counted if expected - counted >= expected / 2 else math.nan
+        drains[size] = Drain(millis, lasts[size].per_article_ms(then, measured))
         client.close()
     return drains
+
+
+def _drained(size: int, rate: float, drain: Drain) -> str:
+    used = drain.per_article
+    return (
+        f"{size:,} indexed {rate:,.0f}/s, CPU per article {drain.cpu_ms:.2f} ms (dedup {used.process_s:.2f}, "
+        f"Redis {used.redis_s:.2f}; in scripts {used.script_s:.2f})"
+    )
 
 
 def _ready(client: redis.Redis, pid: int) -> bool:
@@ -295,12 +333,10 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
             for size in plan.sizes:
                 result.rates.setdefault(size, []).append(rates[size])
                 result.cpu_ms.setdefault(size, []).append(drains[size].cpu_ms)
+                result.usage.setdefault(size, []).append(drains[size].per_article)
             log(
                 "dedup side by side: "
-                + ", ".join(
-                    f"{size:,} indexed {rates[size]:,.0f}/s, {drains[size].cpu_ms:.2f} ms CPU per article"
-                    for size in plan.sizes
-                )
+                + ", ".join(_drained(size, rates[size], drains[size]) for size in plan.sizes)
             )
         for client in clients.values():
             client.close()
@@ -310,7 +346,7 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
 def markdown(result: Result) -> str:
     rows = [
         f"| {size:,} | {result.summary(size).render(0)} | {Summary.of(result.cpu_ms[size]).render(2)} "
-        f"| {result.memory(size):,.0f} | {result.fill_rate[size]:,.0f} |"
+        f"| {result.split(size)} | {result.memory(size):,.0f} | {result.fill_rate[size]:,.0f} |"
         for size in sorted(result.rates)
     ]
     sizes = sorted(result.rates)
@@ -330,14 +366,16 @@ def markdown(result: Result) -> str:
             "its Redis has about one of the two cores, so the rates are about half what one service "
             "alone drains (dedup alone is in the table above). Rate: outputs per second while every "
             "size was draining. CPU: the dedup process and its Redis, per article, from its first "
-            "output to its last. Median (min-max) of the runs; the change between sizes is the median "
+            "output to its last; time in scripts: Redis's own count for dedup's script calls (wall "
+            "time, so with four processes on two cores it can exceed Redis's CPU). Median (min-max) "
+            "of the runs; the change between sizes is the median "
             "of the runs' own ratios. Memory: growth of Redis `used_memory` over the pre-load, divided "
             "by N (index records, anchor buckets and sentence counts; story records are not in the "
             "pre-load), read with no AOF rewrite running.",
             "",
-            "| indexed articles | articles/s, side by side | CPU ms per article | Redis bytes per indexed "
-            "article | pre-load, articles/s |",
-            "|---|---|---|---|---|",
+            "| indexed articles | articles/s, side by side | CPU ms per article | of it dedup / Redis "
+            "(time in scripts), medians | Redis bytes per indexed article | pre-load, articles/s |",
+            "|---|---|---|---|---|---|",
             *rows,
             "",
             f"At {sizes[-1]:,} against {sizes[0]:,}, median of the runs' ratios: CPU per article "
