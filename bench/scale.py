@@ -14,7 +14,8 @@ and the change between sizes is the median of the runs' own ratios. This host's 
 2x within minutes: with a pre-load between the two drains of a pair, the change read +23% and
 -26% in two runs an hour apart on the same index code; with the drains one after the other, some
 20 s apart, single runs' ratios still ranged from -36% to +15%. Side by side they ranged from -5%
-to +3% (throughput) and from 0% to +10% (CPU) in six runs.
+to +3% (throughput) and from 0% to +10% (CPU) in six runs of a prototype, but from -30% to +14%
+and from -14% to +42% in the first `make bench` of twelve: hence twelve.
 
 ``python -m bench.scale [--quick] [--million] [--runs N]``
 """
@@ -74,8 +75,8 @@ class Plan:
         sizes = (10_000, 100_000, 1_000_000) if million else (10_000, 100_000)
         # 2,000 articles a drain: with 1,000 a drain lasted about a second, and the runs' ratios
         # scattered from -33% to +20%. Drained one after the other, a pair's ratio still scattered
-        # by 10-20% (from -36% to +15% in one set of twelve); side by side, six runs of a prototype
-        # ranged from -5% to +3%. Twelve runs take some three minutes.
+        # by 10-20% (from -36% to +15% in one set of twelve); side by side, single runs still
+        # ranged from -30% to +14% in a set of twelve. Twelve runs take some three minutes.
         return cls(sizes=sizes, articles=2_000, runs=12)
 
 
