@@ -85,10 +85,7 @@ class Plan:
 @dataclass
 class Result:
     rates: dict[int, list[float]] = field(default_factory=dict)
-    # CPU (dedup process + Redis) per article of each drain, ms: what an article costs, beside the
-    # rate (on this host both scatter by ~10% from one drain to the next).
-    cpu_ms: dict[int, list[float]] = field(default_factory=dict)
-    # Of each drain's cost per article, ms: the dedup process, Redis, and Redis inside the scripts.
+    # Each drain's cost per article, ms: the dedup process, Redis, and Redis inside the scripts.
     usage: dict[int, list[Usage]] = field(default_factory=dict)
     bytes_per_article: dict[int, list[float]] = field(default_factory=dict)
     fill_rate: dict[int, float] = field(default_factory=dict)
@@ -111,10 +108,19 @@ class Result:
         """The median of the runs' ratios, minus one (-0.05: 5% slower at the largest index)."""
         return Summary.of(self.ratios()).median - 1
 
+    @property
+    def cpu_ms(self) -> dict[int, list[float]]:
+        """Per size, each drain's CPU (dedup process + Redis) per article, ms: what an article costs,
+        beside the rate."""
+        return {size: [used.cpu for used in drains] for size, drains in self.usage.items()}
+
     def split(self, size: int) -> str:
         """The medians of the dedup process's and Redis's CPU per article, and of Redis's time in scripts."""
         used = self.usage.get(size, [])
-        process, redis_, scripts = (Summary.of([astuple(u)[i] for u in used]).median for i in range(3))
+        process, redis_, scripts = (
+            Summary.of([getattr(u, name) for u in used]).median
+            for name in ("process_s", "redis_s", "script_s")
+        )
         return f"{process:.2f} / {redis_:.2f} ({scripts:.2f})"
 
     def cpu_change(self) -> float:
@@ -206,6 +212,11 @@ class Usage:
     redis_s: float  # its Redis server's CPU
     script_s: float  # time Redis spent inside dedup's scripts (wall time: a preempted Redis counts too)
 
+    @property
+    def cpu(self) -> float:
+        """The dedup process's and its Redis's CPU together."""
+        return self.process_s + self.redis_s
+
     @classmethod
     def of(cls, pid: int, client: redis.Redis) -> Usage:
         scripts = cast("dict[str, dict[str, float]]", client.info("commandstats")).get("cmdstat_evalsha", {})
@@ -222,11 +233,6 @@ class Usage:
 class Drain:
     output_ms: list[int]  # the millisecond times of its outputs (their entry ids)
     per_article: Usage  # ms per article from its first output on (nan: a drain too short to tell)
-
-    @property
-    def cpu_ms(self) -> float:
-        """CPU per article of the dedup process and its Redis."""
-        return self.per_article.process_s + self.per_article.redis_s
 
 
 def _drain_side_by_side(urls: dict[int, str], tagged: list[Entry]) -> dict[int, Drain]:
@@ -273,7 +279,7 @@ def _drain_side_by_side(urls: dict[int, str], tagged: list[Entry]) -> dict[int, 
 def _drained(size: int, rate: float, drain: Drain) -> str:
     used = drain.per_article
     return (
-        f"{size:,} indexed {rate:,.0f}/s, CPU per article {drain.cpu_ms:.2f} ms (dedup {used.process_s:.2f}, "
+        f"{size:,} indexed {rate:,.0f}/s, CPU per article {used.cpu:.2f} ms (dedup {used.process_s:.2f}, "
         f"Redis {used.redis_s:.2f}; in scripts {used.script_s:.2f})"
     )
 
@@ -335,7 +341,6 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
             rates = overlapping_rates({size: drain.output_ms for size, drain in drains.items()})
             for size in plan.sizes:
                 result.rates.setdefault(size, []).append(rates[size])
-                result.cpu_ms.setdefault(size, []).append(drains[size].cpu_ms)
                 result.usage.setdefault(size, []).append(drains[size].per_article)
             log(
                 "dedup side by side: "

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from bench.report import Target, table, targets_section
-from bench.scale import Result
+from bench.scale import Result, Usage
 from bench.stats import (
     Arrival,
     Sent,
@@ -120,8 +120,19 @@ def test_scale_change_is_the_median_of_each_runs_own_ratio() -> None:
 
 
 def test_scale_cost_change_is_the_median_of_each_runs_own_cpu_ratio() -> None:
-    """The CPU per article is compared run by run as well (0.05: 5% more at the largest index)."""
-    result = Result(cpu_ms={10_000: [1.0, 2.0, 1.0], 100_000: [1.1, 2.1, 0.9]})
+    """The CPU per article (the dedup process's and Redis's together) is compared run by run as
+    well (0.05: 5% more at the largest index)."""
+
+    def used(process: float, redis: float) -> Usage:
+        return Usage(process_s=process, redis_s=redis, script_s=0.0)
+
+    result = Result(
+        usage={
+            10_000: [used(0.5, 0.5), used(1.0, 1.0), used(0.6, 0.4)],
+            100_000: [used(0.5, 0.6), used(1.0, 1.1), used(0.5, 0.4)],
+        }
+    )
+    assert result.cpu_ms[100_000] == pytest.approx([1.1, 2.1, 0.9])
     assert result.cpu_change() == pytest.approx(0.05)
 
 
