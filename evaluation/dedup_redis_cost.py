@@ -66,12 +66,10 @@ from services.dedup.redis_dedup import RedisDeduplicator
 from services.dedup.redis_near import (
     COUNT_HASHES,
     DEFAULT_SHARDS,
-    RECORD_BLOCK,
     SWEEP_BATCH,
     RedisLayout,
     RedisNearIndex,
     RedisSentenceFrequency,
-    shard_name,
 )
 from shared.embedded_redis import COMPACT_HASH_ENTRIES
 from shared.messages import ArticleTagged
@@ -79,6 +77,12 @@ from shared.messages import ArticleTagged
 CHUNK = 10_000  # synthetic articles made at a time
 PIPELINE = 500  # script calls per round trip while pre-loading
 SAMPLED = 400  # hashes of each kind whose memory is measured
+KINDS = {
+    "anchors (x:)": b"x:",
+    "exact hashes (h:)": b"h:",
+    "sentence counts (c:)": b"c:",
+    "records (r:)": b"r:",
+}
 
 
 @dataclass(frozen=True)
@@ -143,26 +147,31 @@ async def preload(
 async def _memory(client: aioredis.Redis, layout: RedisLayout, size: int, base: int) -> Memory:
     """Memory per indexed article; each kind of hash estimated from a sample of its keys."""
     used = int((await client.info("memory"))["used_memory"]) - base
-    prefix = layout.prefix.encode()
     sample = random.Random(1)  # noqa: S311 - which keys to sample, not security
     kinds: dict[str, float] = {}
     big: dict[str, float] = {}
-    shards = range(layout.shards)
-    groups = {
-        "anchors (x:)": [prefix + b"x:" + shard_name(n) for n in shards],
-        "exact hashes (h:)": [prefix + b"h:" + shard_name(n) for n in shards],
-        "sentence counts (c:)": [prefix + b"c:" + shard_name(n) for n in range(COUNT_HASHES)],
-        "records (r:)": [prefix + f"r:{n}".encode() for n in range(size // RECORD_BLOCK + 1)],
-    }
+    groups: dict[str, list[bytes]] = {}
+    for kind, code in KINDS.items():  # the anchors and counts have as many hashes as they grew to
+        match = layout.prefix.encode() + code + b"*"
+        groups[kind] = [key async for key in client.scan_iter(match=match, count=10_000)]
     for kind, keys in groups.items():
         picked = sample.sample(keys, min(SAMPLED, len(keys)))
         usage = [int(await client.memory_usage(k, samples=0) or 0) for k in picked]
-        kinds[kind] = sum(usage) / len(picked) * len(keys) / size
+        kinds[kind] = sum(usage) / max(len(picked), 1) * len(keys) / size
         encodings = [await client.object("encoding", k) for k in picked]
         present = [e for e in encodings if e is not None]
         if present and kind != "records (r:)":
             big[kind] = sum(e == b"hashtable" for e in present) / len(present)
     return Memory(used / size, kinds, big)
+
+
+async def _count_sweeps(client: aioredis.Redis, layout: RedisLayout) -> float:
+    """How far the sentence counts' sweep has gone, in hashes swept (it sweeps the family's hashes
+    once a window, paced by the clock: field ``cu`` of meta is the clock it has reached)."""
+    meta = await client.hmget(f"{layout.prefix}meta", ["cu", "cl", "cp"])
+    upto, level, split = (float(v) if v is not None else None for v in meta)
+    hashes = 2 ** int(level if level is not None else 16) + int(split or 0)
+    return (upto or 0.0) * hashes / layout.window_seconds
 
 
 async def _script_us(client: aioredis.Redis) -> float:
@@ -176,20 +185,19 @@ async def _sweep_cost(client: aioredis.Redis, layout: RedisLayout, now: int) -> 
     frequency = RedisSentenceFrequency(client, layout)
     calls = 2048  # the moving clock covers 1/8 window: it stays in the probe's generation
     step = SWEEP_BATCH * layout.window_seconds / COUNT_HASHES
-    meta = f"{layout.prefix}meta"
     behind = True
     while behind:  # the sweeps still due at `now` first (a slow wire's sweep lags the clock)
-        before = await client.hget(meta, "swept")
+        before = await _count_sweeps(client, layout)
         await frequency.count_many([("sweep", [n]) for n in range(PIPELINE)], now=now)
-        behind = await client.hget(meta, "swept") != before
+        behind = await _count_sweeps(client, layout) != before
     usec, swept = [], []
     for moving in (False, True):
-        start = int(await client.hget(meta, "swept") or 0)
+        start = await _count_sweeps(client, layout)
         await client.config_resetstat()
         for n in range(calls):
             await frequency.count("sweep", [n], now=now + n * step if moving else now)
         usec.append(await _script_us(client))
-        swept.append(int(await client.hget(meta, "swept") or 0) - start)
+        swept.append(await _count_sweeps(client, layout) - start)
     return (usec[1] - usec[0]) / max(swept[1] - swept[0], 1)
 
 
@@ -204,8 +212,7 @@ async def _probe(
     deduplicator = RedisDeduplicator(client, layout)
     judged: list[str] = []
     step = layout.window_seconds / size  # the clock of a wire judging `size` articles a window
-    meta = f"{layout.prefix}meta"
-    swept = int(await client.hget(meta, "swept") or 0)
+    swept = await _count_sweeps(client, layout)
     await client.config_resetstat()
     redis_before = await _redis_cpu(client)
     cpu = time.process_time()
@@ -218,7 +225,7 @@ async def _probe(
     redis_cpu = await _redis_cpu(client) - redis_before
     stats = await client.info("commandstats")
     n = len(events)
-    swept = int(await client.hget(meta, "swept") or 0) - swept
+    swept = await _count_sweeps(client, layout) - swept
     commands: Counter[str] = Counter()
     script_us = 0.0
     calls = 0

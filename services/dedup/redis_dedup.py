@@ -158,6 +158,7 @@ end
 -- 3. The index.
 local match = find()
 if match == 'self' then match = nil elseif not match then insert() end
+sweep_anchors()
 
 -- 4. The verdict: the rule of services.dedup.verdict.decide.
 local status, story, kind, jaccard, containment = 'unique', article_id, '', '', ''
@@ -175,12 +176,13 @@ end
 local story_key = story_prefix .. story
 if outlet ~= 0 and redis.call('HSETNX', story_key, 'o:' .. ARGV[7], '1') == 1 then count(fields) end
 -- Stale sentence counts go a few hashes at a time, as the clock makes their sweep due.
-sweep_counts(meta_key, meta[4], meta[3])
+sweep_counts()
 
 -- 6. The story record (the first record of a member wins, as in RedisStoryStore.add).
 redis.call('HSETNX', story_key, member_field, member_head .. status .. member_tail)
 redis.call('EXPIRE', story_key, int(story_ttl))
 redis.call('SET', story_of_key, story, 'EX', int(story_ttl))
+save_meta()
 return {1, status, story, kind, jaccard, containment}
 """
 ).replace("HELD_MS", str(HELD_MS))

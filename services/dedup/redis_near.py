@@ -8,42 +8,57 @@ and the dedup stage's single script (``services.dedup.redis_dedup``) put togethe
 (window, shards, thresholds) is bound into the script text, so a call sends only the article.
 
 Layout (all keys carry the hash tag of ``prefix``, so they live in one cluster slot). A shard
-``<shard>`` in a key name is the shard number as 2 little-endian bytes: the caller sends it ready,
-so a script joins strings instead of formatting numbers (which costs Redis's Lua more than the
-command that uses the key).
+``<shard>`` in a key name is the shard number as little-endian bytes, packed with ``struct``
+rather than formatted as text (which costs Redis's Lua more than the command that uses the key).
+The layout is the one of version 4 until a family first splits a hash, so an index of version 4
+is read as it is.
 
-* ``{p}meta``: hash with ``seq`` (a counter giving every indexed article a compact integer id,
-  which only grows with time) and ``live`` (the first record block still alive).
+* ``{p}meta``: the index's bookkeeping, read once and written once per script: ``seq`` (a counter
+  giving every indexed article a compact integer id, which only grows with time), ``live`` (the
+  first record block still alive), the anchor and count families' shapes (``xl``/``xp``,
+  ``cl``/``cp``: level and split pointer, below), their sweeps' progress (``xc``/``xu``,
+  ``cc``/``cu``: the hash next in turn, the clock reached) and the count fields created in this
+  generation and the last (``cn``, ``cm``; ``cg``: the generation of ``cn``).
 * ``{p}r:<seq // 1024>``: hash ``seq -> record`` (insertion time, shingle count, outlet tag, the
   first 8 bytes of the content hash, the 128-byte sketch, the article id). The key expires one
   window after its last insert; a record older than the window is ignored even while its block
   lives on.
-* ``{p}x:<anchor % shards>``: hash ``anchor (4 bytes) -> packed seqs`` (4 bytes each, at most
-  ``max_bucket``). Many small hashes stay in Redis's compact listpack/ziplist encoding.
-* ``{p}h:<shard>``: exact content hash (16 bytes) -> seq, for texts without a single shingle only
-  (a heading, a one-liner): any other copy shares all its anchors, so it is a candidate, and its
-  record's hash head tells an exact copy from a near one. Nor is there a map of article ids: a
-  redelivered article is a candidate of itself, and its record names it.
+* ``{p}x:<shard>``: hash ``anchor (4 bytes) -> packed seqs`` (4 bytes each, at most
+  ``max_bucket``). A family of hashes grown by linear hashing: it starts with ``shards`` hashes
+  (level log2(shards)); at level L with split pointer s it has 2^L + s, and anchor v lives in hash
+  v % 2^L, or v % 2^(L+1) where that is below s. While the live articles' anchors (``ANCHORS``
+  each) outnumber ``split_at`` (64) per hash of the level, each insert splits up to ``MAX_SPLITS``
+  hashes at the pointer, so a hash holds 32 to ~80 live anchors at any size of the index and
+  stays in Redis's compact encoding (a listpack scanned field by field, under 128 fields), where
+  a fixed number of hashes would fill with the index (~490 fields each at 1,000,000, hashtables:
+  ~4.4 KB per article). A shard number below 65,536 is named by 2 little-endian bytes, a larger
+  one by 4.
+* ``{p}h:<shard>`` (``shards`` of them, named by 2 bytes the caller sends): exact content hash
+  (16 bytes) -> seq, for texts without a single shingle only (a heading, a one-liner): any other
+  copy shares all its anchors, so it is a candidate, and its record's hash head tells an exact
+  copy from a near one. Nor is there a map of article ids: a redelivered article is a candidate
+  of itself, and its record names it.
 * Because seqs grow with time, a seq below the first live block is dead without looking at its
-  record: dead seqs are skipped on read, dropped when a bucket is rewritten, and every 8th insert
-  (by seq) sweeps one shard hash (dead fields deleted), so the whole index is swept every
-  ``16 * shards`` inserts. (Redis 6.2 cannot expire single hash fields; this is what bounds memory
-  instead.) A bucket's seqs are in insertion order, so its live ones are a tail.
-* ``{p}c:<2 bytes>``: per-outlet sentence counts (``RedisSentenceFrequency``; 65,536 hashes,
-  whatever ``shards`` is). A field counts the last two generations (``now // window``); once both
-  are older it counts as nothing, like a missing field, but a busy hash never expires whole, so
-  a sweep paced by the clock deletes such fields: 65,536 hash sweeps fall due per window (field
-  ``swept`` of ``{p}meta`` counts those done) and each script that counts (the dedup stage's: each
-  judged article) does up to 4 of those due. Bound: a stale field is deleted within one window of
-  going stale, or within 16,384 scripts when fewer run in a window, so no field outlives its last
-  count by more than three windows (2 live, 1 stale); a hash nobody writes expires whole by then.
-  Memory: the fields counted in the last three windows at most, about 1.75 windows' worth on
-  average (half of this generation, the last one, half of the one before not swept yet); at ~20
-  sentences per counted article, ~35 fields per article counted in a window. Work: each hash is
-  read once per window, so per article the fields of those ~1.75 windows over one window's
-  articles, whatever the size of the index (measured with ``evaluation.dedup_redis_cost``: a
-  hash swept costs ~15 µs of script time at 10,000 articles a window, where a script sweeps its
-  cap of 4, and ~360 µs at 1,000,000, where one is due every ~15 articles: ~25 µs an article).
+  record: dead seqs are skipped on read, dropped when a bucket is rewritten, and deleted by
+  sweeps. The anchor hashes are swept by the clock: each of them once a window, at most
+  ``SWEEP_BATCH`` a script (fewer scripts than hashes / SWEEP_BATCH a window, and the round takes
+  that many scripts instead), so an anchor outlives its article by about a window at most. (An
+  earlier sweep went by inserts, one hash every 16th: below ~500,000 articles a window a round
+  took several windows, and the anchor hashes held several windows of dead anchors.) Every 8th
+  insert sweeps one exact hash. (Redis 6.2 cannot expire single hash fields; this is what bounds
+  memory instead.) A bucket's seqs are in insertion order, so its live ones are a tail.
+* ``{p}c:<shard>``: per-outlet sentence counts (``RedisSentenceFrequency``), a family grown like
+  the anchors' from 65,536 hashes (so at least 16 bits of a count's 4-byte key choose its hash,
+  and its field is the key's last 2 bytes), by the count fields created in this generation and
+  the last. A field counts the last two generations (``now // window``); once both are older it
+  counts as nothing, like a missing field, but a busy hash never expires whole, so the family's
+  sweep, paced by the clock like the anchors', deletes such fields: a stale field goes within
+  about a window of going stale, so no field outlives its last count by more than three windows
+  (2 live, 1 stale); a hash nobody writes expires whole by then. Memory: the fields counted in
+  the last three windows at most, about 1.75 windows' worth on average; at ~20 sentences per
+  counted article, ~35 fields per article counted in a window. Work: each hash is read once per
+  window, and the hashes grow with the fields, so the sweep's work per article does not depend on
+  the size of the index.
 * ``{p}held:<round>`` (the dedup stage's script only, ``services.dedup.redis_dedup``): the
   content hashes and anchors of the articles a round trip held back, for 60 s.
 * Every hash carries a TTL of at least two windows past its last write, so an index that stops
@@ -53,13 +68,12 @@ command that uses the key).
 
 A check reads a fixed number of hash fields (one per anchor), judges at most ``MAX_CANDIDATES``
 records (those sharing the most anchors, then the earliest), and an insert writes a fixed number,
-so the commands per article do not grow with the number of indexed articles. The fields per hash
-do (``16 * indexed / shards`` anchors, ~35 times the articles of a window over 65,536 count
-hashes), and with them the time of each command in a compact hash (a linear scan); past Redis's
-hash-max-listpack-entries a hash leaves the compact encoding: constant-time lookups, several times
-the memory per field. newswire runs Redis with 128 (``shared.embedded_redis.COMPACT_HASH_ENTRIES``;
-Redis's own default is 512), which keeps the cost per article flat from 10,000 to 1,000,000
-indexed (docs/operations.md, "Redis configuration").
+so the commands per article do not grow with the number of indexed articles; nor, since the
+families grow their hashes, do the fields per hash. The families only grow: after a burst, their
+hashes stay as many while they hold fewer fields (no merging back yet), which costs memory per
+article, not time. newswire runs Redis with hashes compact up to 128 fields
+(``shared.embedded_redis.COMPACT_HASH_ENTRIES``; Redis's own default is 512, under which the
+compact hashes are longer lists to scan: docs/operations.md, "Redis configuration").
 """
 
 from __future__ import annotations
@@ -70,11 +84,10 @@ import zlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from services.dedup.fingerprint import MIN_AGREEING_SLOTS, Fingerprint
+from services.dedup.fingerprint import ANCHORS, MIN_AGREEING_SLOTS, Fingerprint
 from services.dedup.near import (
     DEFAULT_THRESHOLDS,
     DEFAULT_WINDOW_SECONDS,
@@ -88,23 +101,31 @@ from services.dedup.near import (
 from shared.scripts import Call, ScriptBatcher
 
 DEFAULT_PREFIX = "newswire:dedup:{near}:4:"
-DEFAULT_SHARDS = 32768
-MAX_SHARDS = 65536  # a shard is named by 2 bytes
+DEFAULT_SHARDS = 32768  # the exact hashes, and the anchor hashes at first
+MAX_SHARDS = 65536  # an exact hash is named by 2 bytes
 RECORD_BLOCK = 1024
-COUNT_HASHES = 65536  # the sentence counts' hashes: the first 2 bytes of a field's 4
-SWEEP_BATCH = 4  # at most this many count hashes swept by one script
+COUNT_HASHES = 65536  # the sentence counts' hashes at first: the first 2 bytes of a field's 4
+SWEEP_BATCH = 4  # at most this many hashes of a family swept by one script
+# A family of hashes (anchors, sentence counts) splits its hashes once it holds more than this many
+# fields per hash of its level: so a hash holds about 32 to 80 live fields at any size of the index
+# (plus up to a window of dead ones before its sweep), under the 128 of the compact encoding.
+SPLIT_AT = 64
+MAX_SPLITS = 8  # at most this many hashes of a family split by one script
 
 # Lua shared by the scripts below. A script sets these locals first: p (key prefix), now, window,
-# shards. Every hash the index writes holds a field ``_g``: the generation (``now // window``)
-# in which the key's TTL was last renewed, read together with the fields a script needs anyway, so
-# that a key's TTL is renewed once per generation instead of on every write. ``write`` sets one
-# field of such a hash (``seen``: the ``_g`` read from it) and renews it in the same HSET when due;
-# ``renew`` renews a hash written otherwise.
+# split_at (``RedisLayout.split_at``). Every hash the index writes holds a field ``_g``: the
+# generation (``now // window``) in which the key's TTL was last renewed, read together with the
+# fields a script needs anyway, so that a key's TTL is renewed once per generation instead of on
+# every write. ``write`` sets one field of such a hash (``seen``: the ``_g`` read from it) and
+# renews it in the same HSET when due; ``renew`` renews a hash written otherwise.
 #
 # Numbers go to Redis as text made by ``int`` (or once per script, ``gen_s``): Redis's Lua turns a
 # number argument of redis.call into text with sprintf("%.14g"), the floating-point path, which
 # cost more than some of the commands it fed (perf on redis-server: ~8% of its time; the dedup
 # script's time fell ~11% without it, docs/scaling.md).
+#
+# The index's bookkeeping is the hash {p}meta, read once here (``meta``) and written back once at
+# the end of the script (``save_meta``).
 _COMMON = """
 local function int(n) return string.format('%d', n) end
 local gen = math.floor(now / window)
@@ -121,38 +142,164 @@ local function renew(key, seen)
   redis.call('HSET', key, '_g', gen_s)
   redis.call('EXPIREAT', key, key_expiry)
 end
+-- Returns HSET's reply: how many fields it added.
 local function write(key, seen, field, value)
-  if not due(key, seen) then
-    redis.call('HSET', key, field, value)
+  if not due(key, seen) then return redis.call('HSET', key, field, value) end
+  local added = redis.call('HSET', key, field, value, '_g', gen_s)
+  redis.call('EXPIREAT', key, key_expiry)
+  return added
+end
+
+local meta_key = p .. 'meta'
+local META_FIELDS = {'seq', 'live', '_g', 'xl', 'xp', 'xc', 'xu', 'cl', 'cp', 'cc', 'cu', 'cg', 'cn', 'cm'}
+local meta, meta_changed = {}, {}
+do
+  local values = redis.call('HMGET', meta_key, unpack(META_FIELDS))
+  for i, name in ipairs(META_FIELDS) do meta[name] = values[i] or nil end
+end
+local function set_meta(name, value)
+  meta[name] = value
+  meta_changed[name] = true
+end
+local function save_meta()
+  local values = {}
+  for name in pairs(meta_changed) do
+    values[#values + 1] = name
+    values[#values + 1] = meta[name]
+  end
+  if #values == 0 then return renew(meta_key, meta._g) end
+  local renewing = due(meta_key, meta._g)
+  if renewing then
+    values[#values + 1] = '_g'
+    values[#values + 1] = gen_s
+  end
+  redis.call('HSET', meta_key, unpack(values))
+  if renewing then redis.call('EXPIREAT', meta_key, key_expiry) end
+end
+
+-- Families of hashes that grow with what they hold (linear hashing): the anchors (x:) and the
+-- sentence counts (c:). A family at level L with split pointer s has 2^L + s hashes, and a value
+-- v (a uint32: the anchor, or the sentence field) lives in hash v % 2^L, or v % 2^(L+1) where that
+-- is below s. Hash numbers below 65,536 are named by 2 little-endian bytes, larger ones by 4.
+local function shard_name(shard)
+  if shard < 65536 then return struct.pack('<H', shard) end
+  return struct.pack('<I4', shard)
+end
+local function shape_of(level_field, split_field, base)
+  local level = tonumber(meta[level_field]) or base
+  return {level = level, split = tonumber(meta[split_field]) or 0, low = 2 ^ level,
+    level_field = level_field, split_field = split_field}
+end
+local function shard_of(shape, v)
+  local shard = v % shape.low
+  if shard < shape.split then shard = v % (2 * shape.low) end
+  return shard
+end
+local function hashes_of(shape) return shape.low + shape.split end
+
+-- Splits the hash at the split pointer in two and moves the pointer on: the fields whose value
+-- has bit L set go to hash s + 2^L. Both are written anew, so a hash that had grown past the
+-- compact encoding is compact again. value_of(shard, field) is the field's value v.
+local function split_one(prefix, shape, value_of)
+  local shard = shape.split
+  local from, to = prefix .. shard_name(shard), prefix .. shard_name(shard + shape.low)
+  local fields = redis.call('HGETALL', from)
+  local keep, move = {}, {}
+  local high = 2 * shape.low
+  for f = 1, #fields, 2 do
+    local field = fields[f]
+    if field ~= '_g' then
+      local part = value_of(shard, field) % high == shard and keep or move
+      part[#part + 1] = field
+      part[#part + 1] = fields[f + 1]
+    end
+  end
+  if #move > 0 then
+    redis.call('DEL', from)
+    for _, written in ipairs({{from, keep}, {to, move}}) do
+      local key, values = written[1], written[2]
+      for first = 1, #values, 2000 do  -- bounded arguments per command
+        redis.call('HSET', key, '_g', gen_s, unpack(values, first, math.min(first + 1999, #values)))
+      end
+      if #values > 0 then
+        redis.call('EXPIREAT', key, key_expiry)
+        renewed[key] = true
+      end
+    end
+  end
+  shape.split = shape.split + 1
+  if shape.split == shape.low then
+    shape.level, shape.low, shape.split = shape.level + 1, 2 * shape.low, 0
+  end
+  set_meta(shape.level_field, int(shape.level))
+  set_meta(shape.split_field, int(shape.split))
+end
+
+-- While a family holds more than split_at fields per hash of its level (2^L: the hashes not split
+-- in this round hold about that many), split: a round, once begun, doubles the hashes, a few per
+-- script, so the work per field stays the same whatever the family's size.
+local function grow(prefix, shape, fields, value_of)
+  local splits = 0
+  while fields > split_at * shape.low and splits < MAX_SPLITS do
+    split_one(prefix, shape, value_of)
+    splits = splits + 1
+  end
+end
+
+-- Sweeps a family's hashes in turn, paced by the clock: each of its n hashes once a window, at
+-- most SWEEP_BATCH a script. Field cursor of meta: the hash next in turn; field upto: the clock
+-- the sweeps done so far have reached. More than a round behind (a pause, or fewer than
+-- n / SWEEP_BATCH scripts a window), whole rounds are skipped but not the hashes next in turn, so
+-- every hash is still swept within a window or n / SWEEP_BATCH scripts, whichever is later.
+local function sweep_paced(n, cursor_field, upto_field, sweep_one)
+  local upto = tonumber(meta[upto_field])
+  if not upto then  -- the first sweep of an index starts now
+    set_meta(upto_field, int(now))
     return
   end
-  redis.call('HSET', key, field, value, '_g', gen_s)
-  redis.call('EXPIREAT', key, key_expiry)
+  local due_now = math.floor((now - upto) * n / window)
+  if due_now <= 0 then return end
+  if due_now > n then upto, due_now = now - window, n end
+  local cursor = tonumber(meta[cursor_field]) or 0
+  local batch = math.min(due_now, SWEEP_BATCH)
+  for _ = 1, batch do
+    sweep_one(cursor % n)
+    cursor = cursor + 1
+  end
+  set_meta(cursor_field, int(cursor % n))
+  set_meta(upto_field, tostring(upto + batch * window / n))
 end
-"""
+""".replace("SWEEP_BATCH", str(SWEEP_BATCH)).replace("MAX_SPLITS", str(MAX_SPLITS))
 
-# The index. Sets: meta_key, meta (seq, live, _g, swept: see _SENTENCES), min_seq; defines
-# record(), live_part(), find(), insert(). Needs the locals of _COMMON and: max_bucket,
-# max_candidates, min_jaccard, min_containment, article_id, content_hash, hash_key, sketch, size,
-# outlet, anchors (a list of 4-byte strings: the anchors as little-endian uint32, which are also
-# their field names) and anchor_keys (the bucket hash of each anchor).
-_INDEX = """
+# The index. Sets: min_seq, anchor_keys; defines record(), live_part(), find(), insert(),
+# sweep_anchors(). Needs the locals of _COMMON and: shards, base_level (log2 of shards),
+# max_bucket, max_candidates, min_jaccard, min_containment, article_id, content_hash, hash_key,
+# sketch, size, outlet, anchors (a list of 4-byte strings: the anchors as little-endian uint32,
+# which are also their field names).
+_INDEX = (
+    """
 local horizon = now - window
 local slots = #sketch
 local hash_head = string.sub(content_hash, 1, HASH_HEAD)
-local meta_key = p .. 'meta'
-local meta = redis.call('HMGET', meta_key, 'seq', 'live', '_g', 'swept')
 -- Seqs only grow with time, so everything below the first record block still alive is dead:
 -- one number tells dead entries from live ones without touching their records.
-local live = tonumber(meta[2] or '0')
-local top_block = math.floor(tonumber(meta[1] or '0') / BLOCK)
+local live = tonumber(meta.live or '0')
+local top_block = math.floor(tonumber(meta.seq or '0') / BLOCK)
 local moved = false
 while live < top_block and redis.call('EXISTS', p .. 'r:' .. live) == 0 do
   live = live + 1
   moved = true
 end
-if moved then redis.call('HSET', meta_key, 'live', int(live)) end
+if moved then set_meta('live', int(live)) end
 local min_seq = live * BLOCK
+
+local anchor_prefix = p .. 'x:'
+local anchor_shape = shape_of('xl', 'xp', base_level)
+local anchor_keys = {}
+for a, anchor in ipairs(anchors) do
+  anchor_keys[a] = anchor_prefix .. shard_name(shard_of(anchor_shape, struct.unpack('<I4', anchor)))
+end
+local function anchor_value(_, field) return (struct.unpack('<I4', field)) end
 
 -- A record: insertion time, shingle count, outlet tag (0: none), the content hash's head, sketch,
 -- article id.
@@ -259,54 +406,73 @@ local function insert()
     if #bucket[2] < 4 * max_bucket then write(bucket[1], bucket[3], anchor, bucket[2] .. packed_seq) end
   end
   if size <= 0 then write(hash_key, same[2], content_hash, int(seq)) end
-  -- Every 8th insert sweeps one shard hash (anchors, then exact hashes, in turn): its dead fields
-  -- go. The whole index is swept every 16 * shards inserts, at a small cost per insert.
+  -- Every 8th insert sweeps one exact hash (its dead fields go): texts without a shingle are
+  -- few, so these hashes stay small; all of them are swept every 8 * shards inserts.
   if seq % 8 == 0 then
-    local cursor = (seq / 8) % (2 * shards)
-    local kind = cursor < shards and 'x:' or 'h:'
-    local swept = p .. kind .. struct.pack('<H', cursor % shards)
+    local swept = p .. 'h:' .. struct.pack('<H', (seq / 8) % shards)
     local fields = redis.call('HGETALL', swept)
     for f = 1, #fields, 2 do
-      local field, value = fields[f], fields[f + 1]
-      if field ~= '_g' then
-        local dead
-        if kind == 'x:' then dead = live_part(value) == '' else dead = tonumber(value) < min_seq end
-        if dead then redis.call('HDEL', swept, field) end
-      end
+      if fields[f] ~= '_g' and tonumber(fields[f + 1]) < min_seq then redis.call('HDEL', swept, fields[f]) end
     end
   end
-  renew(meta_key, meta[3])
+  -- The live articles' anchors: at most ANCHORS each.
+  grow(anchor_prefix, anchor_shape, ANCHORS * (seq - min_seq), anchor_value)
 end
-""".replace("BLOCK", str(RECORD_BLOCK)).replace("HASH_HEAD", str(EXACT_HEAD_BYTES))
 
-# Per-outlet sentence counts. The key f of an (outlet, sentence) is 4 bytes (a little-endian uint32):
-# its first two name the hash '{p}c:<2 bytes>', its last two the field there. The value is
-# at * 65536 + last * 256 + this: how many of the outlet's articles carried the sentence in
-# generation ``at`` (this) and in the one before (last), each up to min_articles. A count covers this
-# generation and the last, so between one and two windows of an outlet's unique articles. One field
-# per sentence and key names cut from f keep a sentence at one command to read it and one to count
-# it. Defines fields_of(blob), frequent(fields) (reads, and remembers what it read), count(fields)
-# and sweep_counts(meta_key, swept, seen). Needs the locals of _COMMON and min_articles (at most 255).
+-- The anchor hashes' sweep, paced by the clock (sweep_paced): a field whose seqs are all dead
+-- goes, so no anchor outlives its record by more than about a window.
+local function sweep_anchor_hash(shard)
+  local key = anchor_prefix .. shard_name(shard)
+  local fields = redis.call('HGETALL', key)
+  local dead = {}
+  for f = 1, #fields, 2 do
+    if fields[f] ~= '_g' and live_part(fields[f + 1]) == '' then dead[#dead + 1] = fields[f] end
+  end
+  for first = 1, #dead, 1000 do  -- bounded arguments per command
+    redis.call('HDEL', key, unpack(dead, first, math.min(first + 999, #dead)))
+  end
+end
+local function sweep_anchors()
+  sweep_paced(hashes_of(anchor_shape), 'xc', 'xu', sweep_anchor_hash)
+end
+""".replace("BLOCK", str(RECORD_BLOCK))
+    .replace("HASH_HEAD", str(EXACT_HEAD_BYTES))
+    .replace("ANCHORS", str(ANCHORS))
+)
+
+# Per-outlet sentence counts. The key f of an (outlet, sentence) is 4 bytes (a little-endian uint32
+# v), a family of hashes grown by linear hashing from 2^16 hashes (``COUNT_HASHES``): its hash is
+# chosen by v's low bits (at least 16, so at its first size the hash is named by f's first two
+# bytes), its field in that hash is f's last two bytes. The value is at * 65536 + last * 256 + this:
+# how many of the outlet's articles carried the sentence in generation ``at`` (this) and in the one
+# before (last), each up to min_articles. A count covers this generation and the last, so between
+# one and two windows of an outlet's unique articles. One field per sentence keeps a sentence at
+# one command to read it and one to count it. Defines fields_of(blob), frequent(fields) (reads, and
+# remembers what it read), count(fields) (and grows the family) and sweep_counts(). Needs the
+# locals of _COMMON and min_articles (at most 255).
 #
 # A field both of whose counts are older than the generations read (at < gen - 1) counts as 0,
-# exactly like a missing field, but busy hashes never expire whole, so such fields are deleted by a
-# sweep paced by the clock: COUNT_HASHES hash sweeps fall due per window (field 'swept' of {p}meta
-# says how many were done, counting from the epoch), and a script sweeps at most SWEEP_BATCH of those
-# due; so every hash is swept about once per window, and the work per article is the fields of one
-# window's hashes divided by the articles of a window, whatever the size of the index.
+# exactly like a missing field, but busy hashes never expire whole, so such fields are deleted by
+# the family's sweep, paced by the clock (sweep_paced): so the work per article is the fields of
+# one window's hashes divided by the articles of a window, whatever the size of the index. How
+# many fields the family holds, for its growth: those it created in this generation and the last
+# (meta fields cn and cm; cg: the generation of cn).
 _SENTENCES = """
 local counts_prefix = p .. 'c:'
+local count_shape = shape_of('cl', 'cp', 16)
 local read = {}
 local function fields_of(blob)
   local fields = {}
   for i = 1, #blob, 4 do fields[#fields + 1] = string.sub(blob, i, i + 3) end
   return fields
 end
+local function count_value(shard, field) return struct.unpack('<H', field) * 65536 + shard % 65536 end
 
 local function frequent(fields)
   local found = {}
   for _, f in ipairs(fields) do
-    local key, field = counts_prefix .. string.sub(f, 1, 2), string.sub(f, 3, 4)
+    local key = counts_prefix .. shard_name(shard_of(count_shape, struct.unpack('<I4', f)))
+    local field = string.sub(f, 3, 4)
     local values = redis.call('HMGET', key, field, '_g')
     local v = tonumber(values[1]) or 0
     local at, this, last = math.floor(v / 65536), v % 256, math.floor(v / 256) % 256
@@ -323,52 +489,47 @@ local function frequent(fields)
 end
 
 local function count(fields)
+  local added = 0
   for _, f in ipairs(fields) do
     local known = read[f]
     -- Once this generation's count reaches min_articles, more tells nothing, now or next window.
     if known[3] < min_articles then
-      write(known[1], known[5], known[2], int(gen * 65536 + known[4] * 256 + known[3] + 1))
+      added = added + write(known[1], known[5], known[2], int(gen * 65536 + known[4] * 256 + known[3] + 1))
     end
   end
+  local counted_in = tonumber(meta.cg)
+  if counted_in ~= gen then
+    set_meta('cm', counted_in == gen - 1 and (meta.cn or '0') or '0')
+    set_meta('cn', '0')
+    set_meta('cg', gen_s)
+  end
+  if added > 0 then set_meta('cn', int(tonumber(meta.cn) + added)) end
+  grow(counts_prefix, count_shape, tonumber(meta.cn) + tonumber(meta.cm), count_value)
 end
 
--- Deletes the stale fields of the hashes whose sweep is due; swept and seen: fields 'swept' and
--- '_g' of meta_key as read by the caller.
-local function sweep_counts(meta_key, swept, seen)
-  local due = math.floor(now / window * COUNT_HASHES)
-  swept = tonumber(swept)
-  if swept and swept >= due then return end
-  -- The first sweep of an index starts now. More than a round behind (a pause, or fewer than
-  -- COUNT_HASHES / SWEEP_BATCH scripts a window), whole rounds are skipped but not the hashes next
-  -- in turn, so every hash is still swept within COUNT_HASHES / SWEEP_BATCH scripts.
-  if not swept then
-    swept = due
-  elseif swept < due - COUNT_HASHES then
-    swept = due - COUNT_HASHES + (swept - due) % COUNT_HASHES
-  end
+-- Deletes the stale fields of the count hashes whose sweep is due.
+local function sweep_count_hash(shard)
+  local key = counts_prefix .. shard_name(shard)
   local stale_before = (gen - 1) * 65536
-  for _ = 1, math.min(due - swept, SWEEP_BATCH) do
-    local key = counts_prefix .. struct.pack('<H', swept % COUNT_HASHES)
-    swept = swept + 1
-    local fields = redis.call('HGETALL', key)
-    local stale, kept = {}, 0
-    for f = 1, #fields, 2 do
-      if fields[f] ~= '_g' then
-        if tonumber(fields[f + 1]) < stale_before then stale[#stale + 1] = fields[f] else kept = kept + 1 end
-      end
-    end
-    if kept == 0 and #stale > 0 then
-      redis.call('DEL', key)
-    else
-      for first = 1, #stale, 1000 do  -- bounded arguments per command
-        redis.call('HDEL', key, unpack(stale, first, math.min(first + 999, #stale)))
-      end
+  local fields = redis.call('HGETALL', key)
+  local stale, kept = {}, 0
+  for f = 1, #fields, 2 do
+    if fields[f] ~= '_g' then
+      if tonumber(fields[f + 1]) < stale_before then stale[#stale + 1] = fields[f] else kept = kept + 1 end
     end
   end
-  redis.call('HSET', meta_key, 'swept', int(swept))
-  renew(meta_key, seen)
+  if kept == 0 and #stale > 0 then
+    redis.call('DEL', key)
+  else
+    for first = 1, #stale, 1000 do  -- bounded arguments per command
+      redis.call('HDEL', key, unpack(stale, first, math.min(first + 999, #stale)))
+    end
+  end
 end
-""".replace("COUNT_HASHES", str(COUNT_HASHES)).replace("SWEEP_BATCH", str(SWEEP_BATCH))
+local function sweep_counts()
+  sweep_paced(hashes_of(count_shape), 'cc', 'cu', sweep_count_hash)
+end
+"""
 MAX_MIN_ARTICLES = 255  # a count has 8 bits
 
 
@@ -402,8 +563,8 @@ def unpack_uint32(blob: bytes) -> tuple[int, ...]:
     return struct.unpack(f"<{len(blob) // 4}I", blob)
 
 
-# ARGV: now, article_id, content_hash, hash_shard, sketch, size, outlet tag, anchors (per anchor 6
-# bytes: its shard, then the anchor as a little-endian uint32). Shards are 2 bytes.
+# ARGV: now, article_id, content_hash, hash_shard (2 bytes), sketch, size, outlet tag, anchors (4
+# bytes each: the anchors as little-endian uint32s; the script finds their hashes).
 _INDEX_ARGS = """
 local p = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -413,12 +574,8 @@ local hash_key = p .. 'h:' .. ARGV[4]
 local sketch = ARGV[5]
 local size = tonumber(ARGV[6])
 local outlet = tonumber(ARGV[7])
-local anchors, anchor_keys = {}, {}
-local anchor_prefix = p .. 'x:'
-for i = 1, #ARGV[8], 6 do
-  anchor_keys[#anchor_keys + 1] = anchor_prefix .. string.sub(ARGV[8], i, i + 1)
-  anchors[#anchors + 1] = string.sub(ARGV[8], i + 2, i + 5)
-end
+local anchors = {}
+for i = 1, #ARGV[8], 4 do anchors[#anchors + 1] = string.sub(ARGV[8], i, i + 3) end
 """
 
 _CHECK_AND_INSERT = (
@@ -427,10 +584,11 @@ _CHECK_AND_INSERT = (
     + _INDEX
     + """
 local match = find()
-if match == 'self' then return {0} end
-if match then return {1, match[1], match[2], match[3], match[4]} end
-insert()
-return {0}
+if match == nil then insert() end
+sweep_anchors()
+save_meta()
+if match == nil or match == 'self' then return {0} end
+return {1, match[1], match[2], match[3], match[4]}
 """
 )
 
@@ -449,9 +607,8 @@ local fields = fields_of(ARGV[3])
 local found = frequent(fields)
 if counting then
   count(fields)
-  local meta_key = p .. 'meta'
-  local meta = redis.call('HMGET', meta_key, 'swept', '_g')
-  sweep_counts(meta_key, meta[1], meta[2])
+  sweep_counts()
+  save_meta()
 end
 return found
 """
@@ -465,10 +622,17 @@ class RedisLayout:
     prefix: str = DEFAULT_PREFIX
     window_seconds: int = DEFAULT_WINDOW_SECONDS
     shards: int = DEFAULT_SHARDS
+    # Fields per hash past which the anchors and the sentence counts split their hashes (tests make
+    # it small to see them grow).
+    split_at: int = SPLIT_AT
 
     def __post_init__(self) -> None:
-        if not 0 < self.shards <= MAX_SHARDS:
-            raise ValueError(f"shards must be 1..{MAX_SHARDS} (a shard is named by 2 bytes)")
+        if not 0 < self.shards <= MAX_SHARDS or self.shards & (self.shards - 1):
+            raise ValueError(
+                f"shards must be a power of two in 1..{MAX_SHARDS} (a shard is named by 2 bytes)"
+            )
+        if self.split_at < 1:
+            raise ValueError("split_at must be at least 1")
 
 
 def shard_name(shard: int) -> bytes:
@@ -494,20 +658,8 @@ def index_args(layout: RedisLayout, article_id: str, fp: Fingerprint, outlet: in
         fp.sketch,
         fp.size,
         outlet,
-        anchor_blob(fp.anchors, layout.shards),
+        pack_uint32(fp.anchors),
     ]
-
-
-_ANCHOR_ENTRY = np.dtype([("shard", "<u2"), ("anchor", "<u4")])  # packed: 6 bytes
-
-
-def anchor_blob(anchors: Sequence[int], shards: int) -> bytes:
-    """Per anchor its shard (2 bytes) and itself (a little-endian uint32): one script argument."""
-    values = np.asarray(anchors, dtype=np.uint32)
-    entries = np.empty(len(values), dtype=_ANCHOR_ENTRY)
-    entries["shard"] = values % shards
-    entries["anchor"] = values
-    return entries.tobytes()
 
 
 def index_config(
@@ -517,6 +669,8 @@ def index_config(
     return {
         "window": layout.window_seconds,
         "shards": layout.shards,
+        "base_level": layout.shards.bit_length() - 1,
+        "split_at": layout.split_at,
         "max_bucket": max_bucket,
         "max_candidates": max_candidates,
         "min_jaccard": thresholds.min_jaccard,
@@ -618,7 +772,7 @@ class RedisSentenceFrequency:
         self.layout = layout or RedisLayout()
         config = lua_locals(
             window=self.layout.window_seconds,
-            shards=self.layout.shards,
+            split_at=self.layout.split_at,
             min_articles=valid_min_articles(min_articles),
         )
         self._script = ScriptBatcher(client, config + _SENTENCE_COUNTS)

@@ -4,7 +4,6 @@ in-memory path, the outlet template learnt across replicas, atomic across concur
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import Counter
 from collections.abc import Iterable
 
@@ -284,15 +283,16 @@ async def test_judging_sweeps_the_sentence_counts_due(
     is loses its stale counts and keeps the live ones."""
     now = 1_800_000_000
     gen = now // WINDOW
-    due = math.floor(now / WINDOW * COUNT_HASHES)  # as the script computes it
-    key = f"{layout.prefix}c:".encode() + shard_name((due - 1) % COUNT_HASHES)
-    await redis_client.hset(f"{layout.prefix}meta", "swept", due - 1)
+    meta = f"{layout.prefix}meta"
+    key = f"{layout.prefix}c:".encode() + shard_name(4_321)
+    # One hash due: the clock has moved on by one hash's share of a window since the last sweep.
+    await redis_client.hset(meta, mapping={"cc": 4_321, "cu": now - WINDOW / COUNT_HASHES})
     await redis_client.hset(key, mapping={b"st": (gen - 2) * 65536 + 2, b"lv": (gen - 1) * 65536 + 1})
 
     await RedisDeduplicator(redis_client, layout).judge(_event("a", 1, 1.0, "A", 1), now=now)
 
     assert await redis_client.hgetall(key) == {b"lv": str((gen - 1) * 65536 + 1).encode()}
-    assert int(await redis_client.hget(f"{layout.prefix}meta", "swept") or 0) == due
+    assert int(await redis_client.hget(meta, "cc") or 0) == 4_322
 
 
 async def test_dedup_warns_when_redis_keeps_long_hashes_compact(redis_client: aioredis.Redis) -> None:

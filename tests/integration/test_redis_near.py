@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -17,6 +18,7 @@ from services.dedup.near import (
 )
 from services.dedup.redis_near import (
     COUNT_HASHES,
+    MAX_SPLITS,
     RECORD_BLOCK,
     SWEEP_BATCH,
     RedisLayout,
@@ -334,25 +336,81 @@ def _distinct(n: int) -> tuple[str, Fingerprint]:
     return f"art-{n}", Fingerprint(f"{n:032x}", bytes([n % 256]) * 128, 100, anchors)
 
 
+async def _hashes(
+    client: aioredis.Redis, layout: RedisLayout, kind: bytes
+) -> dict[bytes, dict[bytes, bytes]]:
+    """Every hash of one kind (``x:``, ``h:``, ``c:``) with its fields, ``_g`` left out."""
+    found: dict[bytes, dict[bytes, bytes]] = {}
+    async for key in client.scan_iter(match=layout.prefix.encode() + kind + b"*", count=1000):
+        fields = cast("dict[bytes, bytes]", await client.hgetall(key))
+        fields.pop(b"_g", None)
+        found[key] = fields
+    return found
+
+
+def _seqs(packed: bytes) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(packed) // 4}I", packed)
+
+
 async def test_sweep_drops_what_points_into_an_expired_record_block(redis_client: aioredis.Redis) -> None:
-    """Once the first record block has expired, the sweep (one shard hash every 8th insert, anchors
-    and exact hashes in turn) leaves no field that points only at its dead articles."""
+    """Once the first record block has expired, the sweeps (every anchor hash once a window by the
+    clock, one exact hash every 8th insert) leave no field that points only at its dead articles."""
     layout = RedisLayout(window_seconds=3600, shards=1)
     index = RedisNearIndex(redis_client, layout)
     first_block = [_distinct(n) for n in range(RECORD_BLOCK)]
     for start in range(0, len(first_block), 256):
         await index.check_and_insert_many(first_block[start : start + 256], now=NOW)
     await redis_client.delete(f"{layout.prefix}r:0")  # the block expired
-    await index.check_and_insert_many([_distinct(n) for n in range(RECORD_BLOCK, RECORD_BLOCK + 48)], now=NOW)
+    later = [_distinct(n) for n in range(RECORD_BLOCK, RECORD_BLOCK + 160)]
+    for n, item in enumerate(later):  # over the next window: every anchor hash falls due once
+        await index.check_and_insert_many([item], now=NOW + (n + 1) * layout.window_seconds / len(later))
 
-    prefix, shard = layout.prefix.encode(), shard_name(0)
-    buckets = await redis_client.hgetall(prefix + b"x:" + shard)
-    hashes = await redis_client.hgetall(prefix + b"h:" + shard)
-    for fields in (buckets, hashes):
-        del fields[b"_g"]
-    bucket_seqs = [s for packed in buckets.values() for s in struct.unpack(f"<{len(packed) // 4}I", packed)]
+    buckets = await _hashes(redis_client, layout, b"x:")
+    bucket_seqs = [seq for fields in buckets.values() for packed in fields.values() for seq in _seqs(packed)]
     assert bucket_seqs and min(bucket_seqs) >= RECORD_BLOCK
+    (hashes,) = (await _hashes(redis_client, layout, b"h:")).values()
     assert hashes and min(int(seq) for seq in hashes.values()) >= RECORD_BLOCK
+
+
+async def test_the_anchor_hashes_split_as_the_index_grows(redis_client: aioredis.Redis) -> None:
+    """Past split_at fields a hash, the anchor hashes split (linear hashing), so each stays small
+    (compact in Redis) whatever the size of the index, and every article is still found where it
+    went in: a copy of the first article is judged a duplicate of it."""
+    layout = RedisLayout(window_seconds=3600, shards=1, split_at=8)
+    index = RedisNearIndex(redis_client, layout)
+    articles = [_distinct(2 * n) for n in range(400)]  # 16 anchors each
+    for start in range(0, len(articles), 100):
+        await index.check_and_insert_many(articles[start : start + 100], now=NOW)
+
+    buckets = await _hashes(redis_client, layout, b"x:")
+    fields = 16 * len(articles)
+    assert len(buckets) >= fields // 16  # from 1 hash: at most twice split_at fields each on average
+    assert max(len(found) for found in buckets.values()) <= 40  # Poisson's tail at a mean of 8-16
+    assert sum(len(found) for found in buckets.values()) == fields
+    first_id, first = articles[0]
+    match = await index.check_and_insert("copy-of-first", first, now=NOW)
+    assert match is not None and match.article_id == first_id
+
+
+async def test_the_sentence_count_hashes_split_and_keep_their_counts(redis_client: aioredis.Redis) -> None:
+    """The sentence counts' hashes split as they fill; a sentence counted before the splits still
+    has its count after them."""
+    layout = RedisLayout(window_seconds=3600, shards=64, split_at=1)
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    early = frozenset(range(500))
+    await frequency.count_many([("Outlet S", early)] * 2, now=NOW)  # counted twice: frequent
+    # Past COUNT_HASHES fields (split_at 1), then many scripts: each splits up to MAX_SPLITS hashes.
+    fillers = [("Outlet F", frozenset(range(1000 * n, 1000 * n + 1000))) for n in range(1, 70)]
+    fillers += [("Outlet G", frozenset({n})) for n in range(2000)]
+    await frequency.count_many(fillers, now=NOW)
+
+    split = int(await redis_client.hget(f"{layout.prefix}meta", "cp") or 0)
+    assert split >= 2000 * MAX_SPLITS // 2
+    counts = await _hashes(redis_client, layout, b"c:")
+    named_past_first = [key for key in counts if len(key) == len(f"{layout.prefix}c:") + 4]
+    assert len(named_past_first) > split // 2  # the hashes split off (numbers past 65,535)
+    assert await frequency.frequent("Outlet S", early, now=NOW) == early
+    assert await frequency.frequent("Outlet F", frozenset(range(1000, 1100)), now=NOW) == frozenset()
 
 
 async def _count_fields(
@@ -398,12 +456,14 @@ async def test_stale_sentence_counts_are_swept_within_a_window(
 async def test_the_sweep_starts_where_the_index_starts(
     redis_client: aioredis.Redis, layout: RedisLayout
 ) -> None:
-    """A new index records where its sweep starts and sweeps nothing before any count is due."""
+    """A new index records where its sweep starts (now, the first hash) and sweeps nothing before
+    any hash is due."""
     frequency = RedisSentenceFrequency(redis_client, layout)
     await frequency.count("Outlet S", frozenset({1}), now=NOW)
-    due = int(NOW) * COUNT_HASHES // layout.window_seconds
-    assert int(await redis_client.hget(f"{layout.prefix}meta", "swept") or 0) == due
-    assert await redis_client.ttl(f"{layout.prefix}meta") > 0
+    meta = f"{layout.prefix}meta"
+    assert int(await redis_client.hget(meta, "cu") or 0) == int(NOW)
+    assert await redis_client.hget(meta, "cc") is None
+    assert await redis_client.ttl(meta) > 0
 
 
 async def test_a_sweep_rounds_behind_goes_on_with_the_next_hash(
@@ -414,9 +474,8 @@ async def test_a_sweep_rounds_behind_goes_on_with_the_next_hash(
     window = layout.window_seconds
     start = (NOW // window) * window
     gen = int(start) // window
-    done = int(start) * COUNT_HASHES // window + 12_345  # the next hash in turn: 12,345
     meta = f"{layout.prefix}meta"
-    await redis_client.hset(meta, "swept", done)
+    await redis_client.hset(meta, mapping={"cu": int(start), "cc": 12_345})  # next in turn: 12,345
     now = start + 3 * window + 100  # more than three rounds due
     key = f"{layout.prefix}c:".encode() + shard_name(12_345)
     await redis_client.hset(key, b"st", (gen - 1) * 65536 + 2)  # stale at generation gen + 3
@@ -424,12 +483,11 @@ async def test_a_sweep_rounds_behind_goes_on_with_the_next_hash(
     await RedisSentenceFrequency(redis_client, layout).count("Outlet S", frozenset({1}), now=now)
 
     assert await redis_client.hexists(key, b"st") is False
-    due = int(now) * COUNT_HASHES // window
-    assert (
-        int(await redis_client.hget(meta, "swept") or 0) % COUNT_HASHES
-        == (12_345 + SWEEP_BATCH) % COUNT_HASHES
+    assert int(await redis_client.hget(meta, "cc") or 0) == 12_345 + SWEEP_BATCH
+    # A round behind now, no more: the sweep goes on at SWEEP_BATCH a script.
+    assert float(await redis_client.hget(meta, "cu") or 0) == pytest.approx(
+        now - window + SWEEP_BATCH * window / COUNT_HASHES, abs=1e-3
     )
-    assert int(await redis_client.hget(meta, "swept") or 0) > due - COUNT_HASHES
 
 
 async def test_a_hash_ttl_is_renewed_once_per_generation(
