@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from bench import broker, e2e, scale, stages
+from bench import broker, e2e, scale, stages, steady
 from bench.articles import load_corpus
 from bench.harness import machine, private_redis, redis_version
 from bench.report import PLOT_PATH, Target, document, plot, ratio_target, targets_section
@@ -29,7 +29,9 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def targets(ends: e2e.Result, alone: stages.Result, big: scale.Result) -> list[Target]:
+def targets(
+    ends: e2e.Result, alone: stages.Result, big: scale.Result, running: steady.Steady
+) -> list[Target]:
     saturated = ends.saturation.figure("throughput").median
     in_process = alone.in_process_summary.median
     found = [
@@ -81,6 +83,16 @@ def targets(ends: e2e.Result, alone: stages.Result, big: scale.Result) -> list[T
             big.memory(memory_at) <= 1024,
         )
     )
+    found.append(
+        Target(
+            "dedup memory, running",
+            f"the same in steady state, {running.size:,} articles a window (`bench.steady`): per live "
+            "article, with what the sweeps have not deleted yet",
+            f"{running.mean:,.0f} B on average, {running.peak:,.0f} B at most, at "
+            f"{running.indexed_per_window:,.0f} articles a window",
+            running.peak <= 1024 and running.indexed_per_window >= 0.95 * running.size,
+        )
+    )
     return found
 
 
@@ -99,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     _log(f"bench: stages done at {time.monotonic() - started:.0f} s")
     big = scale.measure(corpus, scale.Plan.for_(quick=args.quick, million=args.million), _log)
     _log(f"bench: scale done at {time.monotonic() - started:.0f} s")
+    running = steady.measure(steady.Plan.for_(quick=args.quick, size=MEMORY_AT))
+    _log(f"bench: steady state done at {time.monotonic() - started:.0f} s")
     ends = e2e.measure(corpus, e2e.Plan.for_(quick=args.quick), _log)
     _log(f"bench: e2e done at {time.monotonic() - started:.0f} s")
     with private_redis() as server:
@@ -115,13 +129,14 @@ def main(argv: list[str] | None = None) -> int:
         "with real service processes; other work on the machine skews them (see the load average)."
     )
     sections = [
-        targets_section(targets(ends, alone, big)),
+        targets_section(targets(ends, alone, big, running)),
         e2e.markdown(ends),
         figure,
         e2e.cpu_markdown(ends, os.cpu_count() or 1),
         stages.markdown(alone),
         broker.markdown(raw),
         scale.markdown(big),
+        steady.markdown(running),
     ]
     text = document(note, host.rows(version, os.getloadavg()), sections)
     (REPO_ROOT / "BENCHMARKS.md").write_text(text)

@@ -165,13 +165,18 @@ async def _memory(client: aioredis.Redis, layout: RedisLayout, size: int, base: 
     return Memory(used / size, kinds, big)
 
 
-async def _count_sweeps(client: aioredis.Redis, layout: RedisLayout) -> float:
-    """How far the sentence counts' sweep has gone, in hashes swept (it sweeps the family's hashes
-    once a window, paced by the clock: field ``cu`` of meta is the clock it has reached)."""
-    meta = await client.hmget(f"{layout.prefix}meta", ["cu", "cl", "cp"])
-    upto, level, split = (float(v) if v is not None else None for v in meta)
-    hashes = 2 ** int(level if level is not None else 16) + int(split or 0)
-    return (upto or 0.0) * hashes / layout.window_seconds
+async def _count_sweeps(client: aioredis.Redis, layout: RedisLayout) -> tuple[int, int]:
+    """The sentence counts' sweep cursor (field ``cc`` of meta: the hash next in turn) and how many
+    hashes the family has: hashes swept between two readings are the cursor's move, modulo those
+    (fewer than a round in a probe)."""
+    meta = await client.hmget(f"{layout.prefix}meta", ["cc", "cl", "cp"])
+    cursor, level, split = (int(v) if v is not None else None for v in meta)
+    return cursor or 0, 2 ** (16 if level is None else level) + (split or 0)
+
+
+async def _swept_since(client: aioredis.Redis, layout: RedisLayout, before: tuple[int, int]) -> int:
+    cursor, hashes = await _count_sweeps(client, layout)
+    return (cursor - before[0]) % hashes
 
 
 async def _script_us(client: aioredis.Redis) -> float:
@@ -189,7 +194,7 @@ async def _sweep_cost(client: aioredis.Redis, layout: RedisLayout, now: int) -> 
     while behind:  # the sweeps still due at `now` first (a slow wire's sweep lags the clock)
         before = await _count_sweeps(client, layout)
         await frequency.count_many([("sweep", [n]) for n in range(PIPELINE)], now=now)
-        behind = await _count_sweeps(client, layout) != before
+        behind = await _swept_since(client, layout, before) > 0
     usec, swept = [], []
     for moving in (False, True):
         start = await _count_sweeps(client, layout)
@@ -197,7 +202,7 @@ async def _sweep_cost(client: aioredis.Redis, layout: RedisLayout, now: int) -> 
         for n in range(calls):
             await frequency.count("sweep", [n], now=now + n * step if moving else now)
         usec.append(await _script_us(client))
-        swept.append(await _count_sweeps(client, layout) - start)
+        swept.append(await _swept_since(client, layout, start))
     return (usec[1] - usec[0]) / max(swept[1] - swept[0], 1)
 
 
@@ -212,7 +217,7 @@ async def _probe(
     deduplicator = RedisDeduplicator(client, layout)
     judged: list[str] = []
     step = layout.window_seconds / size  # the clock of a wire judging `size` articles a window
-    swept = await _count_sweeps(client, layout)
+    cursor = await _count_sweeps(client, layout)
     await client.config_resetstat()
     redis_before = await _redis_cpu(client)
     cpu = time.process_time()
@@ -225,7 +230,7 @@ async def _probe(
     redis_cpu = await _redis_cpu(client) - redis_before
     stats = await client.info("commandstats")
     n = len(events)
-    swept = await _count_sweeps(client, layout) - swept
+    swept = await _swept_since(client, layout, cursor)
     commands: Counter[str] = Counter()
     script_us = 0.0
     calls = 0

@@ -503,8 +503,9 @@ local function count(fields)
     set_meta('cn', '0')
     set_meta('cg', gen_s)
   end
-  if added > 0 then set_meta('cn', int(tonumber(meta.cn) + added)) end
-  grow(counts_prefix, count_shape, tonumber(meta.cn) + tonumber(meta.cm), count_value)
+  local created = (tonumber(meta.cn) or 0) + added
+  if added > 0 then set_meta('cn', int(created)) end
+  grow(counts_prefix, count_shape, created + (tonumber(meta.cm) or 0), count_value)
 end
 
 -- Deletes the stale fields of the count hashes whose sweep is due.

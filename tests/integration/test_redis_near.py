@@ -352,22 +352,41 @@ def _seqs(packed: bytes) -> tuple[int, ...]:
     return struct.unpack(f"<{len(packed) // 4}I", packed)
 
 
-async def test_sweep_drops_what_points_into_an_expired_record_block(redis_client: aioredis.Redis) -> None:
-    """Once the first record block has expired, the sweeps (every anchor hash once a window by the
-    clock, one exact hash every 8th insert) leave no field that points only at its dead articles."""
-    layout = RedisLayout(window_seconds=3600, shards=1)
-    index = RedisNearIndex(redis_client, layout)
+async def _index_past_its_first_block(client: aioredis.Redis, layout: RedisLayout) -> RedisNearIndex:
+    """An index that holds a whole record block of articles, then sees that block expire."""
+    index = RedisNearIndex(client, layout)
     first_block = [_distinct(n) for n in range(RECORD_BLOCK)]
     for start in range(0, len(first_block), 256):
         await index.check_and_insert_many(first_block[start : start + 256], now=NOW)
-    await redis_client.delete(f"{layout.prefix}r:0")  # the block expired
-    later = [_distinct(n) for n in range(RECORD_BLOCK, RECORD_BLOCK + 160)]
+    await client.delete(f"{layout.prefix}r:0")
+    return index
+
+
+async def test_every_anchor_hash_is_swept_within_a_window_of_the_clock(redis_client: aioredis.Redis) -> None:
+    """Once the first record block has expired, the anchor hashes' sweep (each hash once a window, by
+    the clock) leaves no field that points only at its dead articles."""
+    # 1,024 anchor hashes and a few hundred articles a window: a sweep paced by inserts (the
+    # earlier one: a hash every 16th) would take many windows to reach every hash.
+    layout = RedisLayout(window_seconds=3600, shards=1024)
+    index = await _index_past_its_first_block(redis_client, layout)
+    later = [_distinct(n) for n in range(RECORD_BLOCK, RECORD_BLOCK + 320)]
     for n, item in enumerate(later):  # over the next window: every anchor hash falls due once
-        await index.check_and_insert_many([item], now=NOW + (n + 1) * layout.window_seconds / len(later))
+        await index.check_and_insert_many(
+            [item], now=NOW + (n + 1) * 1.05 * layout.window_seconds / len(later)
+        )
 
     buckets = await _hashes(redis_client, layout, b"x:")
     bucket_seqs = [seq for fields in buckets.values() for packed in fields.values() for seq in _seqs(packed)]
     assert bucket_seqs and min(bucket_seqs) >= RECORD_BLOCK
+
+
+async def test_every_8th_insert_sweeps_an_exact_hash(redis_client: aioredis.Redis) -> None:
+    """Once the first record block has expired, the exact hashes (one swept every 8th insert) keep
+    no field that points at its dead articles."""
+    layout = RedisLayout(window_seconds=3600, shards=1)
+    index = await _index_past_its_first_block(redis_client, layout)
+    await index.check_and_insert_many([_distinct(n) for n in range(RECORD_BLOCK, RECORD_BLOCK + 48)], now=NOW)
+
     (hashes,) = (await _hashes(redis_client, layout, b"h:")).values()
     assert hashes and min(int(seq) for seq in hashes.values()) >= RECORD_BLOCK
 
