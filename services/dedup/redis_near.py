@@ -111,6 +111,8 @@ SWEEP_BATCH = 4  # at most this many hashes of a family swept by one script
 # (plus up to a window of dead ones before its sweep), under the 128 of the compact encoding.
 SPLIT_AT = 64
 MAX_SPLITS = 8  # at most this many hashes of a family split by one script
+# Fields of {p}meta: the clock that the anchors' and the counts' sweeps have reached.
+SWEEP_CLOCKS = ("xu", "cu")
 
 # Lua shared by the scripts below. A script sets these locals first: p (key prefix), now, window,
 # split_at (``RedisLayout.split_at``). Every hash the index writes holds a field ``_g``: the
