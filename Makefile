@@ -40,7 +40,7 @@ format: $(STAMP)
 eval: $(STAMP) ## quality against ../shared/data (when present); writes EVAL.md
 	$(BIN)/python -m evaluation
 
-bench: $(STAMP) ## throughput and latency on a private Redis; writes BENCHMARKS.md and docs/bench-latency.png (~9 min)
+bench: $(STAMP) ## throughput and latency on a private Redis; writes BENCHMARKS.md and docs/bench-latency.png (~15 min)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 
