@@ -461,7 +461,7 @@ end
 # (meta fields cn and cm; cg: the generation of cn).
 _SENTENCES = """
 local counts_prefix = p .. 'c:'
-local count_shape = shape_of('cl', 'cp', 16)
+local count_shape = shape_of('cl', 'cp', COUNT_LEVEL)
 local read = {}
 local function fields_of(blob)
   local fields = {}
@@ -532,7 +532,7 @@ end
 local function sweep_counts()
   sweep_paced(hashes_of(count_shape), 'cc', 'cu', sweep_count_hash)
 end
-"""
+""".replace("COUNT_LEVEL", str(COUNT_HASHES.bit_length() - 1))
 MAX_MIN_ARTICLES = 255  # a count has 8 bits
 
 
@@ -639,7 +639,8 @@ class RedisLayout:
 
 
 def shard_name(shard: int) -> bytes:
-    """A shard number as it ends a key name: 2 little-endian bytes."""
+    """A shard number below 65,536 as it ends a key name: 2 little-endian bytes (the scripts name
+    the larger hashes that the anchors and counts split into with 4)."""
     return struct.pack("<H", shard)
 
 
