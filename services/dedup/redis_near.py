@@ -157,7 +157,7 @@ local META_FIELDS = {'seq', 'live', '_g', 'xl', 'xp', 'xc', 'xu', 'cl', 'cp', 'c
 local meta, meta_changed = {}, {}
 do
   local values = redis.call('HMGET', meta_key, unpack(META_FIELDS))
-  for i, name in ipairs(META_FIELDS) do meta[name] = values[i] or nil end
+  for i, name in ipairs(META_FIELDS) do meta[name] = values[i] or nil end  -- a missing field: false
 end
 local function set_meta(name, value)
   meta[name] = value
@@ -198,10 +198,17 @@ local function shard_of(shape, v)
   return shard
 end
 local function hashes_of(shape) return shape.low + shape.split end
+-- Deletes the named fields of a hash, a bounded number of arguments per command.
+local function delete_fields(key, fields)
+  for first = 1, #fields, 1000 do
+    redis.call('HDEL', key, unpack(fields, first, math.min(first + 999, #fields)))
+  end
+end
 
 -- Splits the hash at the split pointer in two and moves the pointer on: the fields whose value
--- has bit L set go to hash s + 2^L. Both are written anew, so a hash that had grown past the
--- compact encoding is compact again. value_of(shard, field) is the field's value v.
+-- has bit L set go to hash s + 2^L. When any field moves, both are written anew, so a hash that
+-- had grown past the compact encoding is compact again. value_of(shard, field) is the field's
+-- value v.
 local function split_one(prefix, shape, value_of)
   local shard = shape.split
   local from, to = prefix .. shard_name(shard), prefix .. shard_name(shard + shape.low)
@@ -430,9 +437,7 @@ local function sweep_anchor_hash(shard)
   for f = 1, #fields, 2 do
     if fields[f] ~= '_g' and live_part(fields[f + 1]) == '' then dead[#dead + 1] = fields[f] end
   end
-  for first = 1, #dead, 1000 do  -- bounded arguments per command
-    redis.call('HDEL', key, unpack(dead, first, math.min(first + 999, #dead)))
-  end
+  delete_fields(key, dead)
 end
 local function sweep_anchors()
   sweep_paced(hashes_of(anchor_shape), 'xc', 'xu', sweep_anchor_hash)
@@ -524,9 +529,7 @@ local function sweep_count_hash(shard)
   if kept == 0 and #stale > 0 then
     redis.call('DEL', key)
   else
-    for first = 1, #stale, 1000 do  -- bounded arguments per command
-      redis.call('HDEL', key, unpack(stale, first, math.min(first + 999, #stale)))
-    end
+    delete_fields(key, stale)
   end
 end
 local function sweep_counts()
