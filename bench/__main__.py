@@ -87,7 +87,7 @@ def targets(
         Target(
             "dedup memory, running",
             f"the same in steady state, {running.size:,} articles a window (`bench.steady`): per live "
-            "article, with what the sweeps have not deleted yet",
+            "article, with what the sweeps have not deleted yet (samples during an AOF rewrite apart)",
             f"{running.mean:,.0f} B on average, {running.peak:,.0f} B at most, at "
             f"{running.indexed_per_window:,.0f} articles a window",
             running.peak <= 1024 and running.indexed_per_window >= 0.95 * running.size,

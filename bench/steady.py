@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import math
 import statistics
 import time
 from collections import deque
@@ -45,16 +46,29 @@ class Steady:
     window_s: int
     indexed_per_window: float  # articles indexed in the last window (the feeder may fall behind)
     bytes_per_article: list[float]  # used_memory growth / live articles, sampled over the last window
+    # The samples taken while an AOF rewrite ran, apart: Redis 6.2 then also holds a rewrite buffer
+    # of every write since the rewrite began, memory of persistence rather than of the index (as
+    # bench.scale, which reads memory with no rewrite running).
+    while_rewriting: list[float]
     anchor_hashes: int
     count_hashes: int
 
     @property
     def mean(self) -> float:
-        return statistics.fmean(self.bytes_per_article)
+        return statistics.fmean(self.bytes_per_article) if self.bytes_per_article else math.nan
 
     @property
     def peak(self) -> float:
-        return max(self.bytes_per_article)
+        return max(self.bytes_per_article, default=math.nan)
+
+    def rewrites_line(self) -> str:
+        """What the samples taken while an AOF rewrite ran read, if there were any."""
+        if not self.while_rewriting:
+            return "no sample fell in an AOF rewrite"
+        return (
+            f"{len(self.while_rewriting)} samples taken while an AOF rewrite ran (Redis 6.2 then also holds "
+            f"a buffer of the writes since it began) are apart: up to {max(self.while_rewriting):,.0f} B"
+        )
 
 
 async def _hashes(client: aioredis.Redis, layout: RedisLayout) -> tuple[int, int]:
@@ -84,6 +98,7 @@ async def run(url: str, size: int, window_s: int, windows: float) -> Steady:
     rate = size / window_s
     sent_at: list[float] = []  # when each article went in
     samples: list[float] = []
+    while_rewriting: list[float] = []
     started = time.monotonic()
     next_sample = started + (windows - 1) * window_s
     # Up to IN_FLIGHT batches are in Redis while the next one is made and sent: the feeder's own
@@ -104,7 +119,8 @@ async def run(url: str, size: int, window_s: int, windows: float) -> Steady:
             if now >= next_sample:
                 live = len(sent_at) - bisect.bisect_left(sent_at, now - window_s)
                 used = int((await client.info("memory"))["used_memory"]) - base
-                samples.append(used / max(live, 1))
+                rewriting = int((await client.info("persistence"))["aof_rewrite_in_progress"])
+                (while_rewriting if rewriting else samples).append(used / max(live, 1))
                 next_sample += SAMPLE_S
             await asyncio.sleep(max(0.0, TICK_S - (time.monotonic() - now)))
         while in_flight:
@@ -114,7 +130,7 @@ async def run(url: str, size: int, window_s: int, windows: float) -> Steady:
         anchors, counts = await _hashes(client, layout)
     finally:
         await client.aclose()
-    return Steady(size, window_s, indexed, samples, anchors, counts)
+    return Steady(size, window_s, indexed, samples, while_rewriting, anchors, counts)
 
 
 @dataclass(frozen=True)
@@ -145,8 +161,9 @@ def markdown(steady: Steady) -> str:
         f"`bench.steady`: {steady.indexed_per_window:,.0f} articles indexed a window of "
         f"{steady.window_s} s (Redis's clock), after {steady.size:,}-a-window for several windows: "
         f"{steady.mean:,.0f} B of Redis memory per live article on average over the last window, "
-        f"{steady.peak:,.0f} B at most ({len(steady.bytes_per_article)} samples); the anchors in "
-        f"{steady.anchor_hashes:,} hashes, the sentence counts in {steady.count_hashes:,}."
+        f"{steady.peak:,.0f} B at most ({len(steady.bytes_per_article)} samples; "
+        f"{steady.rewrites_line()}); the anchors in {steady.anchor_hashes:,} hashes, the sentence "
+        f"counts in {steady.count_hashes:,}."
     )
 
 
