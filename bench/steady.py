@@ -28,6 +28,7 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from bench.harness import private_redis
+from evaluation.dedup_redis_cost import index_memory
 from evaluation.dedup_speed import SYNTHETIC_OUTLETS, SYNTHETIC_SENTENCES, _synthetic
 from services.dedup.fingerprint import Fingerprint
 from services.dedup.redis_near import RedisLayout, RedisNearIndex, RedisSentenceFrequency
@@ -52,6 +53,8 @@ class Steady:
     while_rewriting: list[float]
     anchor_hashes: int
     count_hashes: int
+    # At the end: each kind of the index's keys, bytes per live article (MEMORY USAGE of a sample).
+    kinds: dict[str, float]
 
     @property
     def mean(self) -> float:
@@ -128,9 +131,10 @@ async def run(url: str, size: int, window_s: int, windows: float) -> Steady:
         end = time.monotonic()
         indexed = len(sent_at) - bisect.bisect_left(sent_at, end - window_s)
         anchors, counts = await _hashes(client, layout)
+        kinds = (await index_memory(client, layout, indexed, base)).kinds
     finally:
         await client.aclose()
-    return Steady(size, window_s, indexed, samples, while_rewriting, anchors, counts)
+    return Steady(size, window_s, indexed, samples, while_rewriting, anchors, counts, kinds)
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,8 @@ def markdown(steady: Steady) -> str:
         f"{steady.mean:,.0f} B of Redis memory per live article on average over the last window, "
         f"{steady.peak:,.0f} B at most ({len(steady.bytes_per_article)} samples; "
         f"{steady.rewrites_line()}); the anchors in {steady.anchor_hashes:,} hashes, the sentence "
-        f"counts in {steady.count_hashes:,}."
+        f"counts in {steady.count_hashes:,}. At the end, by kind of key (estimated from a sample of "
+        "each): " + ", ".join(f"{kind} {per:,.0f} B" for kind, per in steady.kinds.items()) + "."
     )
 
 

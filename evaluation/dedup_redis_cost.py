@@ -144,8 +144,9 @@ async def preload(
                 await frequency.count_many(sentences[b : b + PIPELINE], now=moment)
 
 
-async def _memory(client: aioredis.Redis, layout: RedisLayout, size: int, base: int) -> Memory:
-    """Memory per indexed article; each kind of hash estimated from a sample of its keys."""
+async def index_memory(client: aioredis.Redis, layout: RedisLayout, size: int, base: int) -> Memory:
+    """Memory per indexed article (``size`` of them; ``base``: used_memory before the index); each
+    kind of hash estimated from a sample of its keys."""
     used = int((await client.info("memory"))["used_memory"]) - base
     sample = random.Random(1)  # noqa: S311 - which keys to sample, not security
     kinds: dict[str, float] = {}
@@ -278,7 +279,7 @@ async def measure(
                 started = time.perf_counter()
                 await preload(client, layout, size, now, np.random.default_rng(7 + run))
                 loaded = time.perf_counter() - started
-                memory = await _memory(client, layout, size, base)
+                memory = await index_memory(client, layout, size, base)
                 probe = await _probe(client, layout, events, now, size, memory)
                 last = now + len(events) * window // size
                 probe = replace(probe, sweep_us=await _sweep_cost(client, layout, last))
