@@ -28,7 +28,8 @@ is read as it is.
   (level log2(shards)); at level L with split pointer s it has 2^L + s, and anchor v lives in hash
   v % 2^L, or v % 2^(L+1) where that is below s. While the live articles' anchors (``ANCHORS``
   each) outnumber ``split_at`` (64) per hash of the level, each insert splits up to ``MAX_SPLITS``
-  hashes at the pointer, so a hash holds 32 to ~80 live anchors at any size of the index and
+  hashes at the pointer (and merges them back below a quarter of that), so once the index has
+  outgrown its first size a hash holds 16 to ~80 live anchors (32 to ~80 while it grows) and
   stays in Redis's compact encoding (a listpack scanned field by field, under 128 fields), where
   a fixed number of hashes would fill with the index (~490 fields each at 1,000,000, hashtables:
   ~4.4 KB per article). A shard number below 65,536 is named by 2 little-endian bytes, a larger
@@ -69,9 +70,9 @@ is read as it is.
 A check reads a fixed number of hash fields (one per anchor), judges at most ``MAX_CANDIDATES``
 records (those sharing the most anchors, then the earliest), and an insert writes a fixed number,
 so the commands per article do not grow with the number of indexed articles; nor, since the
-families grow their hashes, do the fields per hash. The families only grow: after a burst, their
-hashes stay as many while they hold fewer fields (no merging back yet), which costs memory per
-article, not time. newswire runs Redis with hashes compact up to 128 fields
+families grow their hashes, do the fields per hash. They shrink again when they hold fewer than
+a quarter of ``split_at`` per hash (after a burst, or a pause), merging hashes back down to their
+first level, so their memory follows what they hold. newswire runs Redis with hashes compact up to 128 fields
 (``shared.embedded_redis.COMPACT_HASH_ENTRIES``; Redis's own default is 512, under which the
 compact hashes are longer lists to scan: docs/operations.md, "Redis configuration").
 """
@@ -189,7 +190,7 @@ local function shard_name(shard)
 end
 local function shape_of(level_field, split_field, base)
   local level = tonumber(meta[level_field]) or base
-  return {level = level, split = tonumber(meta[split_field]) or 0, low = 2 ^ level,
+  return {level = level, split = tonumber(meta[split_field]) or 0, low = 2 ^ level, base = base,
     level_field = level_field, split_field = split_field}
 end
 local function shard_of(shape, v)
@@ -205,6 +206,34 @@ local function delete_fields(key, fields)
   end
 end
 
+-- Writes a hash's fields (a flat list: field, value, ...) with a renewed TTL, a bounded number of
+-- arguments per command.
+local function write_fields(key, values)
+  for first = 1, #values, 2000 do
+    redis.call('HSET', key, '_g', gen_s, unpack(values, first, math.min(first + 1999, #values)))
+  end
+  if #values > 0 then
+    redis.call('EXPIREAT', key, key_expiry)
+    renewed[key] = true
+  end
+end
+-- A hash's fields as a flat list (field, value, ...), its '_g' left out.
+local function fields_of_hash(key)
+  local fields = redis.call('HGETALL', key)
+  local found = {}
+  for f = 1, #fields, 2 do
+    if fields[f] ~= '_g' then
+      found[#found + 1] = fields[f]
+      found[#found + 1] = fields[f + 1]
+    end
+  end
+  return found, #fields > 0
+end
+local function save_shape(shape)
+  set_meta(shape.level_field, int(shape.level))
+  set_meta(shape.split_field, int(shape.split))
+end
+
 -- Splits the hash at the split pointer in two and moves the pointer on: the fields whose value
 -- has bit L set go to hash s + 2^L. When any field moves, both are written anew, so a hash that
 -- had grown past the compact encoding is compact again. value_of(shard, field) is the field's
@@ -212,46 +241,58 @@ end
 local function split_one(prefix, shape, value_of)
   local shard = shape.split
   local from, to = prefix .. shard_name(shard), prefix .. shard_name(shard + shape.low)
-  local fields = redis.call('HGETALL', from)
+  local fields = fields_of_hash(from)
   local keep, move = {}, {}
   local high = 2 * shape.low
   for f = 1, #fields, 2 do
-    local field = fields[f]
-    if field ~= '_g' then
-      local part = value_of(shard, field) % high == shard and keep or move
-      part[#part + 1] = field
-      part[#part + 1] = fields[f + 1]
-    end
+    local part = value_of(shard, fields[f]) % high == shard and keep or move
+    part[#part + 1] = fields[f]
+    part[#part + 1] = fields[f + 1]
   end
   if #move > 0 then
     redis.call('DEL', from)
-    for _, written in ipairs({{from, keep}, {to, move}}) do
-      local key, values = written[1], written[2]
-      for first = 1, #values, 2000 do  -- bounded arguments per command
-        redis.call('HSET', key, '_g', gen_s, unpack(values, first, math.min(first + 1999, #values)))
-      end
-      if #values > 0 then
-        redis.call('EXPIREAT', key, key_expiry)
-        renewed[key] = true
-      end
-    end
+    write_fields(from, keep)
+    write_fields(to, move)
   end
   shape.split = shape.split + 1
   if shape.split == shape.low then
     shape.level, shape.low, shape.split = shape.level + 1, 2 * shape.low, 0
   end
-  set_meta(shape.level_field, int(shape.level))
-  set_meta(shape.split_field, int(shape.split))
+  save_shape(shape)
+end
+
+-- The reverse: moves the pointer back and merges the hash split there last (s + 2^L) into its
+-- pair (s), so the family has one hash fewer. A value's hash is then v % 2^L again, as before that
+-- split, and a field's name is the same in either hash (for the counts, because their first level
+-- has 2^16 hashes and a family never merges below its first level).
+local function merge_one(prefix, shape)
+  if shape.split == 0 then
+    shape.level, shape.low, shape.split = shape.level - 1, shape.low / 2, shape.low / 2
+  end
+  shape.split = shape.split - 1
+  local into, from = prefix .. shard_name(shape.split), prefix .. shard_name(shape.split + shape.low)
+  local moved, existed = fields_of_hash(from)
+  if existed then redis.call('DEL', from) end
+  write_fields(into, moved)
+  save_shape(shape)
 end
 
 -- While a family holds more than split_at fields per hash of its level (2^L: the hashes not split
 -- in this round hold about that many), split: a round, once begun, doubles the hashes, a few per
--- script, so the work per field stays the same whatever the family's size.
+-- script, so the work per field stays the same whatever the family's size. While it holds fewer
+-- than a quarter of split_at per hash it has (after a burst, or a pause), merge, down to its first
+-- level: a family's memory follows what it holds, not the most it ever held. Between the two (16 to
+-- 32-64 fields a hash) it keeps its shape, so it never swings between splitting and merging.
 local function grow(prefix, shape, fields, value_of)
-  local splits = 0
-  while fields > split_at * shape.low and splits < MAX_SPLITS do
+  local steps = 0
+  while fields > split_at * shape.low and steps < MAX_SPLITS do
     split_one(prefix, shape, value_of)
-    splits = splits + 1
+    steps = steps + 1
+  end
+  while 4 * fields < split_at * hashes_of(shape) and (shape.level > shape.base or shape.split > 0)
+      and steps < MAX_SPLITS do
+    merge_one(prefix, shape)
+    steps = steps + 1
   end
 end
 

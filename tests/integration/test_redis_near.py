@@ -432,6 +432,76 @@ async def test_the_sentence_count_hashes_split_and_keep_their_counts(redis_clien
     assert await frequency.frequent("Outlet F", frozenset(range(1000, 1100)), now=NOW) == frozenset()
 
 
+def _anchor_shard(key: bytes, prefix: str) -> int:
+    """The number of an anchor hash from its key: 2 little-endian bytes below 65,536, else 4."""
+    name = key[len(prefix.encode()) + len(b"x:") :]
+    return int.from_bytes(name, "little")
+
+
+async def _shape(
+    client: aioredis.Redis, layout: RedisLayout, level: str, split: str, base: int
+) -> tuple[int, int]:
+    raw = await client.hmget(f"{layout.prefix}meta", [level, split])
+    return (base if raw[0] is None else int(raw[0])), int(raw[1] or 0)
+
+
+async def test_the_anchor_hashes_merge_back_when_their_articles_leave(redis_client: aioredis.Redis) -> None:
+    """Once the articles that made the anchor hashes split have left the window, inserts merge the
+    hashes back (a few per script) until the live articles fill them again, and every field stays
+    in the hash the family's shape says: an article indexed since is found by its copy."""
+    layout = RedisLayout(window_seconds=3600, shards=1, split_at=8)
+    index = await _index_past_its_first_block(redis_client, layout)  # grew, then its block expired
+    level, split = await _shape(redis_client, layout, "xl", "xp", 0)
+    grown, fields = 2**level + split, await _hashes(redis_client, layout, b"x:")
+
+    later = [_distinct(2 * n) for n in range(RECORD_BLOCK, RECORD_BLOCK + 160)]
+    for item in later:  # a script each, each merging up to MAX_SPLITS hashes
+        await index.check_and_insert_many([item], now=NOW)
+
+    level, split = await _shape(redis_client, layout, "xl", "xp", 0)
+    assert 2**level + split <= grown // 2
+    buckets = await _hashes(redis_client, layout, b"x:")
+    assert len(buckets) <= 2**level + split  # (these anchors leave some hashes empty: no key)
+    for key, found in buckets.items():  # each anchor where a lookup now goes
+        for anchor in found:
+            (value,) = struct.unpack("<I", anchor)
+            shard = value % 2**level if value % 2**level >= split else value % 2 ** (level + 1)
+            assert shard == _anchor_shard(key, layout.prefix)
+    # Nothing swept (the clock stood still), nothing lost: the fields before, and the new ones.
+    assert sum(map(len, buckets.values())) == sum(map(len, fields.values())) + 16 * len(later)
+    article_id, fp = later[0]
+    match = await index.check_and_insert("copy-of-a-later-one", fp, now=NOW)
+    assert match is not None and match.article_id == article_id
+
+
+async def test_the_sentence_count_hashes_merge_back_and_keep_their_counts(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Two generations after a burst of counts, the count hashes merge back to their first level
+    (a few per script), and a sentence counted in the generation before still has its count."""
+    layout = RedisLayout(window_seconds=3600, shards=64, split_at=1)
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    burst = [("Outlet F", frozenset(range(1000 * n, 1000 * n + 1000))) for n in range(1, 70)]
+    burst += [("Outlet G", frozenset({n})) for n in range(2000)]
+    await frequency.count_many(burst, now=NOW)
+    early = frozenset(range(500))
+    await frequency.count_many([("Outlet S", early)] * 2, now=NOW + layout.window_seconds)
+    base = COUNT_HASHES.bit_length() - 1
+    level, split = await _shape(redis_client, layout, "cl", "cp", base)
+    grown = 2**level + split - COUNT_HASHES
+    assert grown >= 2000 * MAX_SPLITS // 2
+
+    quiet = NOW + 2 * layout.window_seconds  # the burst's counts are stale now
+    await frequency.count_many(
+        [("Outlet Q", frozenset({n})) for n in range(grown // MAX_SPLITS + 8)], now=quiet
+    )
+
+    assert await _shape(redis_client, layout, "cl", "cp", base) == (base, 0)
+    counts = await _hashes(redis_client, layout, b"c:")
+    assert all(len(key) == len(f"{layout.prefix}c:") + 2 for key in counts)  # none past 65,535
+    assert await frequency.frequent("Outlet S", early, now=quiet) == early
+
+
 async def _count_fields(
     client: aioredis.Redis, prefix: str, source: str, keys: frozenset[int]
 ) -> dict[int, int]:
