@@ -217,12 +217,13 @@ local function write_fields(key, values)
     renewed[key] = true
   end
 end
--- A hash's fields as a flat list (field, value, ...), its '_g' left out.
-local function fields_of_hash(key)
+-- A hash's fields as a flat list (field, value, ...), its '_g' left out, and those whose value is
+-- dead(value) if given; and whether the hash exists.
+local function fields_of_hash(key, dead)
   local fields = redis.call('HGETALL', key)
   local found = {}
   for f = 1, #fields, 2 do
-    if fields[f] ~= '_g' then
+    if fields[f] ~= '_g' and not (dead and dead(fields[f + 1])) then
       found[#found + 1] = fields[f]
       found[#found + 1] = fields[f + 1]
     end
@@ -264,14 +265,16 @@ end
 -- The reverse: moves the pointer back and merges the hash split there last (s + 2^L) into its
 -- pair (s), so the family has one hash fewer. A value's hash is then v % 2^L again, as before that
 -- split, and a field's name is the same in either hash (for the counts, because their first level
--- has 2^16 hashes and a family never merges below its first level).
-local function merge_one(prefix, shape)
+-- has 2^16 hashes and a family never merges below its first level). The fields whose value is
+-- dead(value) are left behind (a pause leaves hashes full of them, which would make the merged
+-- hash too long to stay compact).
+local function merge_one(prefix, shape, dead)
   if shape.split == 0 then
     shape.level, shape.low, shape.split = shape.level - 1, shape.low / 2, shape.low / 2
   end
   shape.split = shape.split - 1
   local into, from = prefix .. shard_name(shape.split), prefix .. shard_name(shape.split + shape.low)
-  local moved, existed = fields_of_hash(from)
+  local moved, existed = fields_of_hash(from, dead)
   if existed then redis.call('DEL', from) end
   write_fields(into, moved)
   save_shape(shape)
@@ -283,7 +286,7 @@ end
 -- than a quarter of split_at per hash it has (after a burst, or a pause), merge, down to its first
 -- level: a family's memory follows what it holds, not the most it ever held. Between the two (16 to
 -- 32-64 fields a hash) it keeps its shape, so it never swings between splitting and merging.
-local function grow(prefix, shape, fields, value_of)
+local function grow(prefix, shape, fields, value_of, dead)
   local steps = 0
   while fields > split_at * shape.low and steps < MAX_SPLITS do
     split_one(prefix, shape, value_of)
@@ -291,7 +294,7 @@ local function grow(prefix, shape, fields, value_of)
   end
   while 4 * fields < split_at * hashes_of(shape) and (shape.level > shape.base or shape.split > 0)
       and steps < MAX_SPLITS do
-    merge_one(prefix, shape)
+    merge_one(prefix, shape, dead)
     steps = steps + 1
   end
 end
@@ -374,6 +377,8 @@ local function live_part(packed)
   end
   return ''
 end
+-- A bucket none of whose articles is alive any more.
+local function anchor_dead(packed) return live_part(packed) == '' end
 
 -- Only texts without a shingle are in the exact hashes: any other copy shares all its anchors.
 local same = size <= 0 and redis.call('HMGET', hash_key, content_hash, '_g') or {}
@@ -466,7 +471,7 @@ local function insert()
     end
   end
   -- The live articles' anchors: at most ANCHORS each.
-  grow(anchor_prefix, anchor_shape, ANCHORS * (seq - min_seq), anchor_value)
+  grow(anchor_prefix, anchor_shape, ANCHORS * (seq - min_seq), anchor_value, anchor_dead)
 end
 
 -- The anchor hashes' sweep, paced by the clock (sweep_paced): a field whose seqs are all dead
@@ -476,7 +481,7 @@ local function sweep_anchor_hash(shard)
   local fields = redis.call('HGETALL', key)
   local dead = {}
   for f = 1, #fields, 2 do
-    if fields[f] ~= '_g' and live_part(fields[f + 1]) == '' then dead[#dead + 1] = fields[f] end
+    if fields[f] ~= '_g' and anchor_dead(fields[f + 1]) then dead[#dead + 1] = fields[f] end
   end
   delete_fields(key, dead)
 end
@@ -515,6 +520,9 @@ local function fields_of(blob)
   return fields
 end
 local function count_value(shard, field) return struct.unpack('<H', field) * 65536 + shard % 65536 end
+-- A count both of whose generations are older than the two read: it counts as nothing.
+local stale_before = (gen - 1) * 65536
+local function count_stale(value) return tonumber(value) < stale_before end
 
 local function frequent(fields)
   local found = {}
@@ -553,18 +561,17 @@ local function count(fields)
   end
   local created = (tonumber(meta.cn) or 0) + added
   if added > 0 then set_meta('cn', int(created)) end
-  grow(counts_prefix, count_shape, created + (tonumber(meta.cm) or 0), count_value)
+  grow(counts_prefix, count_shape, created + (tonumber(meta.cm) or 0), count_value, count_stale)
 end
 
 -- Deletes the stale fields of the count hashes whose sweep is due.
 local function sweep_count_hash(shard)
   local key = counts_prefix .. shard_name(shard)
-  local stale_before = (gen - 1) * 65536
   local fields = redis.call('HGETALL', key)
   local stale, kept = {}, 0
   for f = 1, #fields, 2 do
     if fields[f] ~= '_g' then
-      if tonumber(fields[f + 1]) < stale_before then stale[#stale + 1] = fields[f] else kept = kept + 1 end
+      if count_stale(fields[f + 1]) then stale[#stale + 1] = fields[f] else kept = kept + 1 end
     end
   end
   if kept == 0 and #stale > 0 then
