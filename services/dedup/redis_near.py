@@ -498,14 +498,18 @@ end
 # chosen by v's low bits (at least 16, so at its first size the hash is named by f's first two
 # bytes), its field in that hash is f's last two bytes. The value is at * 65536 + last * 256 + this:
 # how many of the outlet's articles carried the sentence in generation ``at`` (this) and in the one
-# before (last), each up to min_articles. A count covers this generation and the last, so between
-# one and two windows of an outlet's unique articles. One field per sentence keeps a sentence at
-# one command to read it and one to count it. Defines fields_of(blob), frequent(fields) (reads, and
-# remembers what it read), count(fields) (and grows the family) and sweep_counts(). Needs the
-# locals of _COMMON and min_articles (at most 255).
+# before (last), each up to min_articles. ``at`` is the generation modulo 128, so a value fits
+# Redis's 3-byte integer encoding in a compact hash (the full generation number took 4 bytes with
+# the default window, 8 with a window of minutes); no field outlives three windows (below), so 128
+# tell this generation, the last and older ones apart. Values written with the full number (by
+# earlier versions) read the same, since it is taken modulo 128 on reading too. A count covers this
+# generation and the last, so between one and two windows of an outlet's unique articles. One field
+# per sentence keeps a sentence at one command to read it and one to count it. Defines
+# fields_of(blob), frequent(fields) (reads, and remembers what it read), count(fields) (and grows
+# the family) and sweep_counts(). Needs the locals of _COMMON and min_articles (at most 255).
 #
-# A field both of whose counts are older than the generations read (at < gen - 1) counts as 0,
-# exactly like a missing field, but busy hashes never expire whole, so such fields are deleted by
+# A field both of whose counts are older than the generations read counts as 0, exactly like a
+# missing field, but busy hashes never expire whole, so such fields are deleted by
 # the family's sweep, paced by the clock (sweep_paced): so the work per article is the fields of
 # one window's hashes divided by the articles of a window, whatever the size of the index. How
 # many fields the family holds, for its growth: those it created in this generation and the last
@@ -520,9 +524,15 @@ local function fields_of(blob)
   return fields
 end
 local function count_value(shard, field) return struct.unpack('<H', field) * 65536 + shard % 65536 end
--- A count both of whose generations are older than the two read: it counts as nothing.
-local stale_before = (gen - 1) * 65536
-local function count_stale(value) return tonumber(value) < stale_before end
+-- A count's generation, modulo 128 (whether written so or with the full number).
+local function gen_of(value) return math.floor(value / 65536) % 128 end
+local this_gen, last_gen, next_gen = gen % 128, (gen - 1) % 128, (gen + 1) % 128
+-- A count both of whose generations are older than the two read: it counts as nothing. (One of the
+-- next generation, from a replica whose clock is ahead, is not stale.)
+local function count_stale(value)
+  local at = gen_of(tonumber(value))
+  return at ~= this_gen and at ~= last_gen and at ~= next_gen
+end
 
 local function frequent(fields)
   local found = {}
@@ -531,11 +541,11 @@ local function frequent(fields)
     local field = string.sub(f, 3, 4)
     local values = redis.call('HMGET', key, field, '_g')
     local v = tonumber(values[1]) or 0
-    local at, this, last = math.floor(v / 65536), v % 256, math.floor(v / 256) % 256
+    local at, this, last = gen_of(v), v % 256, math.floor(v / 256) % 256
     -- this and last as of this generation
-    if at == gen - 1 then
+    if at == last_gen then
       this, last = 0, this
-    elseif at ~= gen then
+    elseif at ~= this_gen then
       this, last = 0, 0
     end
     read[f] = {key, field, this, last, values[2]}
@@ -550,7 +560,8 @@ local function count(fields)
     local known = read[f]
     -- Once this generation's count reaches min_articles, more tells nothing, now or next window.
     if known[3] < min_articles then
-      added = added + write(known[1], known[5], known[2], int(gen * 65536 + known[4] * 256 + known[3] + 1))
+      local value = int(this_gen * 65536 + known[4] * 256 + known[3] + 1)
+      added = added + write(known[1], known[5], known[2], value)
     end
   end
   local counted_in = tonumber(meta.cg)

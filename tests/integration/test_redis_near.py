@@ -519,6 +519,26 @@ async def _count_fields(
     return found
 
 
+async def test_a_count_holds_its_generation_modulo_128_and_reads_a_full_one_too(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """A count's value holds its generation modulo 128 (small enough for Redis's 3-byte integers in
+    a compact hash); a count that an earlier version wrote with the full generation number still
+    counts."""
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    gen = int(NOW) // layout.window_seconds
+    await frequency.count_many([("Outlet N", frozenset({1}))], now=NOW)
+    assert await _count_fields(redis_client, layout.prefix, "Outlet N", frozenset({1})) == {
+        1: (gen % 128) * 65536 + 1
+    }
+
+    (field,) = sentence_fields("Outlet O", [2])  # counted once last generation, the earlier way
+    packed = struct.pack("<I", field)
+    await redis_client.hset(layout.prefix.encode() + b"c:" + packed[:2], packed[2:], (gen - 1) * 65536 + 1)
+    await frequency.count_many([("Outlet O", frozenset({2}))], now=NOW)
+    assert await frequency.frequent("Outlet O", frozenset({2}), now=NOW) == frozenset({2})
+
+
 async def test_stale_sentence_counts_are_swept_within_a_window(
     redis_client: aioredis.Redis, layout: RedisLayout
 ) -> None:
