@@ -160,18 +160,6 @@ def measure(plan: Plan) -> Steady:
         return asyncio.run(run(server.url, plan.size, plan.window_s, plan.windows))
 
 
-def _count_value_note(window_s: int) -> str:
-    """Why a short window's sentence counts take more memory than the default window's."""
-    if (int(time.time()) // window_s) * 65536 < 2**31:
-        return ""
-    return (
-        f" A count's value holds its generation (the clock // the window): with a {window_s} s window "
-        "those are 8-byte integers where the default 72 h window's are 4, about 4 B more per count "
-        "field (~40 per live article) than a production index holds (one 60-field count hash: 925 "
-        "against 683 B, `MEMORY USAGE`)."
-    )
-
-
 def markdown(steady: Steady) -> str:
     return "## Dedup's memory in steady state\n\n" + (
         f"`bench.steady`: {steady.indexed_per_window:,.0f} articles indexed a window of "
@@ -180,10 +168,7 @@ def markdown(steady: Steady) -> str:
         f"{steady.peak:,.0f} B at most ({len(steady.bytes_per_article)} samples; "
         f"{steady.rewrites_line()}); the anchors in {steady.anchor_hashes:,} hashes, the sentence "
         f"counts in {steady.count_hashes:,}. At the end, by kind of key (estimated from a sample of "
-        "each): "
-        + ", ".join(f"{kind} {per:,.0f} B" for kind, per in steady.kinds.items())
-        + "."
-        + _count_value_note(steady.window_s)
+        "each): " + ", ".join(f"{kind} {per:,.0f} B" for kind, per in steady.kinds.items()) + "."
     )
 
 
