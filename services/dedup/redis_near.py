@@ -41,13 +41,14 @@ is read as it is.
   of itself, and its record names it.
 * Because seqs grow with time, a seq below the first live block is dead without looking at its
   record: dead seqs are skipped on read, dropped when a bucket is rewritten, and deleted by
-  sweeps. The anchor hashes are swept by the clock: each of them once a window, at most
-  ``SWEEP_BATCH`` a script (fewer scripts than hashes / SWEEP_BATCH a window, and the round takes
-  that many scripts instead), so an anchor outlives its article by about a window at most. (An
-  earlier sweep went by inserts, one hash every 16th: below ~500,000 articles a window a round
-  took several windows, and the anchor hashes held several windows of dead anchors.) Every 8th
-  insert sweeps one exact hash. (Redis 6.2 cannot expire single hash fields; this is what bounds
-  memory instead.) A bucket's seqs are in insertion order, so its live ones are a tail.
+  sweeps. The anchor hashes are swept by the clock: each of them ``ANCHOR_SWEEPS`` (2) times a
+  window, at most ``SWEEP_BATCH`` a script (fewer scripts than hashes / SWEEP_BATCH a half window,
+  and the round takes that many scripts instead), so an anchor outlives its article by about half
+  a window at most. (An earlier sweep went by inserts, one hash every 16th: below ~500,000
+  articles a window a round took several windows, and the anchor hashes held several windows of
+  dead anchors.) Every 8th insert sweeps one exact hash. (Redis 6.2 cannot expire single hash
+  fields; this is what bounds memory instead.) A bucket's seqs are in insertion order, so its live
+  ones are a tail.
 * ``{p}c:<shard>``: per-outlet sentence counts (``RedisSentenceFrequency``), a family grown like
   the anchors' from 65,536 hashes (so at least 16 bits of a count's 4-byte key choose its hash,
   and its field is the key's last 2 bytes), by the count fields created in this generation and
@@ -107,9 +108,14 @@ MAX_SHARDS = 65536  # an exact hash is named by 2 bytes
 RECORD_BLOCK = 1024
 COUNT_HASHES = 65536  # the sentence counts' hashes at first: the first 2 bytes of a field's 4
 SWEEP_BATCH = 4  # at most this many hashes of a family swept by one script
+# How often a window every anchor hash is swept: its dead anchors (those of articles that left the
+# window) wait half a period on average, which is most of what a running index holds beyond its
+# live articles (bench.steady).
+ANCHOR_SWEEPS = 2
 # A family of hashes (anchors, sentence counts) splits its hashes once it holds more than this many
 # fields per hash of its level: so a hash holds about 32 to 80 live fields at any size of the index
-# (plus up to a window of dead ones before its sweep), under the 128 of the compact encoding.
+# (plus the dead or stale ones that wait for their hash's sweep), under the 128 of the compact
+# encoding.
 SPLIT_AT = 64
 MAX_SPLITS = 8  # at most this many hashes of a family split by one script
 # Fields of {p}meta: the clock that the anchors' and the counts' sweeps have reached.
@@ -299,20 +305,21 @@ local function grow(prefix, shape, fields, value_of, dead)
   end
 end
 
--- Sweeps a family's hashes in turn, paced by the clock: each of its n hashes once a window, at
--- most SWEEP_BATCH a script. Field cursor of meta: the hash next in turn; field upto: the clock
--- the sweeps done so far have reached. More than a round behind (a pause, or fewer than
--- n / SWEEP_BATCH scripts a window), whole rounds are skipped but not the hashes next in turn, so
--- every hash is still swept within a window or n / SWEEP_BATCH scripts, whichever is later.
-local function sweep_paced(n, cursor_field, upto_field, sweep_one)
+-- Sweeps a family's hashes in turn, paced by the clock: each of its n hashes once a period
+-- (seconds), at most SWEEP_BATCH a script. Field cursor of meta: the hash next in turn; field
+-- upto: the clock the sweeps done so far have reached. More than a round behind (a pause, or
+-- fewer than n / SWEEP_BATCH scripts a period), whole rounds are skipped but not the hashes next
+-- in turn, so every hash is still swept within a period or n / SWEEP_BATCH scripts, whichever is
+-- later.
+local function sweep_paced(n, period, cursor_field, upto_field, sweep_one)
   local upto = tonumber(meta[upto_field])
   if not upto then  -- the first sweep of an index starts now
     set_meta(upto_field, int(now))
     return
   end
-  local due_now = math.floor((now - upto) * n / window)
+  local due_now = math.floor((now - upto) * n / period)
   if due_now <= 0 then return end
-  if due_now > n then upto, due_now = now - window, n end
+  if due_now > n then upto, due_now = now - period, n end
   local cursor = tonumber(meta[cursor_field]) or 0
   local batch = math.min(due_now, SWEEP_BATCH)
   for _ = 1, batch do
@@ -320,7 +327,7 @@ local function sweep_paced(n, cursor_field, upto_field, sweep_one)
     cursor = cursor + 1
   end
   set_meta(cursor_field, int(cursor % n))
-  set_meta(upto_field, tostring(upto + batch * window / n))
+  set_meta(upto_field, tostring(upto + batch * period / n))
 end
 """.replace("SWEEP_BATCH", str(SWEEP_BATCH)).replace("MAX_SPLITS", str(MAX_SPLITS))
 
@@ -486,10 +493,11 @@ local function sweep_anchor_hash(shard)
   delete_fields(key, dead)
 end
 local function sweep_anchors()
-  sweep_paced(hashes_of(anchor_shape), 'xc', 'xu', sweep_anchor_hash)
+  sweep_paced(hashes_of(anchor_shape), window / ANCHOR_SWEEPS, 'xc', 'xu', sweep_anchor_hash)
 end
 """.replace("BLOCK", str(RECORD_BLOCK))
     .replace("HASH_HEAD", str(EXACT_HEAD_BYTES))
+    .replace("ANCHOR_SWEEPS", str(ANCHOR_SWEEPS))
     .replace("ANCHORS", str(ANCHORS))
 )
 
@@ -592,7 +600,7 @@ local function sweep_count_hash(shard)
   end
 end
 local function sweep_counts()
-  sweep_paced(hashes_of(count_shape), 'cc', 'cu', sweep_count_hash)
+  sweep_paced(hashes_of(count_shape), window, 'cc', 'cu', sweep_count_hash)
 end
 """.replace("COUNT_LEVEL", str(COUNT_HASHES.bit_length() - 1))
 MAX_MIN_ARTICLES = 255  # a count has 8 bits
