@@ -2,7 +2,7 @@
 
 ``bench.scale`` measures memory right after a pre-load: every article live, nothing dead yet. A
 running wire also holds what the sweeps have not deleted yet: anchors whose articles left the
-window (each anchor hash is swept once a window) and stale sentence counts. This runs the index
+window (each anchor hash is swept twice a window) and stale sentence counts. This runs the index
 on Redis's own clock with a short window, so that record blocks expire and the sweeps run as in
 production: synthetic distinct articles (as the scale pre-load's) are indexed and their sentences
 counted at ``size`` articles a window for ``windows`` windows; over the last window, Redis's
