@@ -31,7 +31,12 @@ from bench.harness import private_redis
 from evaluation.dedup_redis_cost import index_memory
 from evaluation.dedup_speed import SYNTHETIC_OUTLETS, SYNTHETIC_SENTENCES, _synthetic
 from services.dedup.fingerprint import Fingerprint
-from services.dedup.redis_near import RedisLayout, RedisNearIndex, RedisSentenceFrequency
+from services.dedup.redis_near import (
+    COUNT_HASHES,
+    RedisLayout,
+    RedisNearIndex,
+    RedisSentenceFrequency,
+)
 from shared.redis_client import redis_client
 
 TICK_S = 0.1  # articles are sent in batches this often
@@ -79,7 +84,8 @@ async def _hashes(client: aioredis.Redis, layout: RedisLayout) -> tuple[int, int
     raw = await client.hmget(f"{layout.prefix}meta", ["xl", "xp", "cl", "cp"])
     xl, xp, cl, cp = (int(v) if v is not None else None for v in raw)
     base = layout.shards.bit_length() - 1
-    return 2 ** (base if xl is None else xl) + (xp or 0), 2 ** (16 if cl is None else cl) + (cp or 0)
+    count_base = COUNT_HASHES.bit_length() - 1
+    return 2 ** (base if xl is None else xl) + (xp or 0), 2 ** (count_base if cl is None else cl) + (cp or 0)
 
 
 def _batch(count: int, start: int, rng: np.random.Generator) -> Batch:
