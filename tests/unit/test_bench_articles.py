@@ -48,3 +48,32 @@ def test_batch_is_reproducible_from_its_seed() -> None:
     """The same seed gives the same items; another seed gives other items."""
     assert batch(CORPUS, 50, seed=9) == batch(CORPUS, 50, seed=9)
     assert batch(CORPUS, 50, seed=9) != batch(CORPUS, 50, seed=10)
+
+
+def test_sentences_dealt_again_are_varied_so_stories_share_no_shingles() -> None:
+    """Past the pool's size, unique items still share almost no sentence or 5-word shingle: a
+    sentence dealt again has every fourth word replaced by another word of the pool."""
+    letters = [a + b for a in "abcdefghijklmnopqrst" for b in "abcdefghijklmnopqrst"]  # 400 suffixes
+    words = [f"Wort{x}" for x in letters] + [f"wort{x}" for x in letters]
+    sentences = tuple(" ".join(words[(7 * s + w) % 800] for w in range(12)) + "." for s in range(100))
+    corpus = Corpus("distinct words", ("Schlagzeile",), sentences, lengths=(10,))
+    items = [json.loads(i.body) for i in batch(corpus, 400, seed=5) if i.copy_of is None]
+    dealt = [s for item in items for paragraph in item["body"] for s in paragraph.split(". ") if s]
+    assert len(dealt) > 10 * len(sentences)  # the pool was dealt many times over
+    assert len(set(dealt)) > 0.98 * len(dealt)
+    shingles: dict[tuple[str, ...], int] = {}
+    for n, item in enumerate(items):
+        text = " ".join(item["body"]).replace(".", "").split()
+        for gram in {tuple(text[i : i + 5]) for i in range(len(text) - 4)}:
+            shingles.setdefault(gram, n)
+    shared = sum(
+        1
+        for n, item in enumerate(items)
+        for text in [" ".join(item["body"]).replace(".", "").split()]
+        for gram in {tuple(text[i : i + 5]) for i in range(len(text) - 4)}
+        if shingles[gram] != n
+    )
+    assert shared < 0.01 * len(shingles)
+    first = json.loads(batch(corpus, 1, seed=5)[0].body)["body"]
+    # The first deal: the sentences as they are.
+    assert all(s.rstrip(".") + "." in sentences for p in first for s in p.split(". "))
