@@ -48,7 +48,7 @@ from bench.harness import (
     redis_cpu_seconds,
     services,
 )
-from bench.stats import Summary, entry_millis, overlapping_rates
+from bench.stats import Summary, drain_rate, entry_millis, overlapping_rates
 from devstack import wait_for
 from evaluation.common import data_dir
 from evaluation.dedup_redis_cost import preload
@@ -62,6 +62,9 @@ from shared.settings import Settings
 from shared.stage import ARTICLE_ID_HEADER, consumer_name
 
 MILLION = 1_000_000
+# The index size at which one dedup process also drains alone (the dedup issue's throughput): the
+# size of its memory goal, where a wire that indexes 100,000 articles a window runs.
+ALONE_AT = 100_000
 
 
 @dataclass(frozen=True)
@@ -69,17 +72,23 @@ class Plan:
     sizes: tuple[int, ...]
     articles: int
     runs: int
+    alone_runs: int  # drains of ALONE_AT with the machine to itself (the dedup issue's throughput)
 
     @classmethod
     def for_(cls, *, quick: bool, million: bool = False) -> Plan:
         if quick:
-            return cls(sizes=(2_000, 10_000), articles=500, runs=1)
+            return cls(sizes=(2_000, 10_000), articles=500, runs=1, alone_runs=1)
         sizes = (10_000, 100_000, MILLION) if million else (10_000, 100_000)
         # 2,000 articles a drain: with 1,000 a drain lasted about a second, and the runs' ratios
         # scattered from -33% to +20%. Drained one after the other, a pair's ratio still scattered
         # by 10-20% (from -36% to +15% in one set of twelve); side by side, single runs still
         # ranged from -30% to +14% in a set of twelve. Twelve runs take some three minutes.
-        return cls(sizes=sizes, articles=2_000, runs=12)
+        return cls(sizes=sizes, articles=2_000, runs=12, alone_runs=3)
+
+    @property
+    def alone_at(self) -> int:
+        """The index size drained alone: ALONE_AT, or the largest size below it (--quick)."""
+        return max(size for size in self.sizes if size <= ALONE_AT)
 
 
 @dataclass
@@ -90,6 +99,10 @@ class Result:
     bytes_per_article: dict[int, list[float]] = field(default_factory=dict)
     fill_rate: dict[int, float] = field(default_factory=dict)
     articles: int = 0
+    # One dedup process and its Redis with the machine to themselves, at ``alone_at`` indexed.
+    alone_at: int = 0
+    alone_rates: list[float] = field(default_factory=list)
+    alone_usage: list[Usage] = field(default_factory=list)
 
     def summary(self, size: int) -> Summary:
         return Summary.of(self.rates.get(size, []))
@@ -116,12 +129,12 @@ class Result:
 
     def split(self, size: int) -> str:
         """The medians of the dedup process's and Redis's CPU per article, and of Redis's time in scripts."""
-        used = self.usage.get(size, [])
-        process, redis_, scripts = (
-            Summary.of([getattr(u, name) for u in used]).median
-            for name in ("process_s", "redis_s", "script_s")
-        )
-        return f"{process:.2f} / {redis_:.2f} ({scripts:.2f})"
+        return _split(self.usage.get(size, []))
+
+    @property
+    def alone(self) -> Summary:
+        """Articles/s of one dedup process draining alone at ``alone_at`` indexed."""
+        return Summary.of(self.alone_rates)
 
     def cpu_change(self) -> float:
         """The same of the CPU per article (0.05: each article costs 5% more at the largest index)."""
@@ -188,6 +201,21 @@ def restore(client: redis.Redis, taken: Snapshot) -> None:
         for key, ttl, dumped in taken[first : first + RESTORE_CHUNK]:
             pipe.restore(key, ttl, dumped)
         pipe.execute()
+
+
+def _split(used: Sequence[Usage]) -> str:
+    """The medians of the dedup process's and Redis's CPU per article, and of Redis's time in scripts."""
+    process, redis_, scripts = (
+        Summary.of([getattr(u, name) for u in used]).median for name in ("process_s", "redis_s", "script_s")
+    )
+    return f"{process:.2f} / {redis_:.2f} ({scripts:.2f})"
+
+
+def _restored(client: redis.Redis, preloaded: Snapshot) -> None:
+    """The pre-load restored as a running wire holds it: no AOF rewrite to come, sweeps up to the clock."""
+    restore(client, preloaded)
+    _rewrite_aof(client)
+    _sweeps_kept_pace(client)
 
 
 def _rewriting(client: redis.Redis) -> bool:
@@ -342,9 +370,7 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
         preloaded = {size: _preloaded(clients[size], urls[size], size, window, result) for size in plan.sizes}
         for run in range(plan.runs):
             for size in plan.sizes:
-                restore(clients[size], preloaded[size])
-                _rewrite_aof(clients[size])
-                _sweeps_kept_pace(clients[size])
+                _restored(clients[size], preloaded[size])
             # Fed in the other order every other run, should the first fed lead by a little.
             order = plan.sizes if run % 2 == 0 else plan.sizes[::-1]
             drains = _drain_side_by_side({size: urls[size] for size in order}, tagged)
@@ -356,6 +382,14 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
                 "dedup side by side: "
                 + ", ".join(_drained(size, rates[size], drains[size]) for size in plan.sizes)
             )
+        result.alone_at = size = plan.alone_at
+        for _ in range(plan.alone_runs):
+            _restored(clients[size], preloaded[size])
+            drain = _drain_side_by_side({size: urls[size]}, tagged)[size]
+            rate = drain_rate(drain.output_ms)
+            result.alone_rates.append(rate)
+            result.alone_usage.append(drain.per_article)
+            log(f"dedup alone: {_drained(size, rate, drain)}")
         for client in clients.values():
             client.close()
     return result
@@ -382,7 +416,7 @@ def markdown(result: Result) -> str:
             "none runs during the drain). In each run the sizes drain side by side, started together, "
             "so that whatever the host does weighs on both alike; each pair of a dedup process and "
             "its Redis has about one of the two cores, so the rates are about half what one service "
-            "alone drains (dedup alone is in the table above). Rate: outputs per second while every "
+            "alone drains (below). Rate: outputs per second while every "
             "size was draining. CPU: the dedup process and its Redis, per article, from its first "
             "output to its last; time in scripts: Redis's own count for dedup's script calls (wall "
             "time, so with four processes on two cores it can exceed Redis's CPU). Median (min-max) "
@@ -395,6 +429,19 @@ def markdown(result: Result) -> str:
             "(time in scripts), medians | Redis bytes per indexed article | pre-load, articles/s |",
             "|---|---|---|---|---|---|",
             *rows,
+            "",
+            "Alone (the dedup issue's throughput): one dedup process and its Redis with the machine "
+            f"to themselves drain the same {result.articles:,} articles, {result.alone_at:,} indexed "
+            "(its pre-load restored as above), in "
+            f"{len(result.alone_rates)} run(s) after the ones side by side; rate: outputs per second "
+            "from the first to the last.",
+            "",
+            "| indexed articles | articles/s, alone | CPU ms per article | of it dedup / Redis (time in "
+            "scripts), medians |",
+            "|---|---|---|---|",
+            f"| {result.alone_at:,} | {result.alone.render(0)} | "
+            f"{Summary.of([used.cpu for used in result.alone_usage]).render(2)} "
+            f"| {_split(result.alone_usage)} |",
             "",
             f"At {sizes[-1]:,} against {sizes[0]:,}, median of the runs' ratios: CPU per article "
             f"**{result.cpu_change():+.1%}** (runs: {_percentages(cost)}); throughput "
