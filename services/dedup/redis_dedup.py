@@ -23,16 +23,16 @@ across replicas: the story's first article is recorded in the same step as its i
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 from services.dedup.fingerprint import (
     DEFAULT_BOILERPLATE,
@@ -69,7 +69,7 @@ from services.dedup.redis_near import (
 from services.dedup.stories import STORY_KEY_PREFIX, STORY_OF_KEY_PREFIX, StoryMember
 from services.dedup.verdict import recorded_verdict
 from shared.messages import ArticleDeduplicated, ArticleTagged, Verdict, VerdictStatus
-from shared.scripts import Call, ScriptBatcher
+from shared.scripts import InOrder, ScriptChannel, Turn
 
 # How often an article is fingerprinted again because the outlet's template changed meanwhile
 # (other replicas count at the same time): past this the message fails and is retried later.
@@ -241,7 +241,10 @@ class RedisDeduplicator:
         self.templates = TemplateCache()
         self.replies: Counter[str] = Counter()  # script calls by the kind of their reply
         self._on_reply = on_reply
-        self._in_order = InOrder()
+        self._in_order = InOrder()  # calls, in the order made: over one after the other
+        self._sends = InOrder()  # their first rounds, sent one after the other
+        self._held_name = ""  # of the record of what is held back, that calls' first rounds share
+        self._sharing_held = False  # whether the next first round may share it
         layout = self.layout
         config = lua_locals(
             **index_config(layout, thresholds, MAX_BUCKET, MAX_CANDIDATES),
@@ -250,7 +253,7 @@ class RedisDeduplicator:
             story_of_prefix=STORY_OF_KEY_PREFIX,
             story_ttl=layout.window_seconds,
         )
-        self._script = ScriptBatcher(client, config + _JUDGE)
+        self._channel = ScriptChannel(client, config + _JUDGE)
 
     def _prepare(self, event: ArticleTagged, now: float | None) -> _Pending:
         article = event.article
@@ -269,14 +272,14 @@ class RedisDeduplicator:
             return frozenset()
         return self.templates.get(pending.outlet) & frozenset(pending.fields.values())
 
-    def _call(self, pending: _Pending, round_name: str) -> Call:
-        """The article's script call in this round (fingerprinted again only if its template
-        changed since its last call)."""
+    def _call(self, pending: _Pending) -> list[Any]:
+        """The article's script arguments but the name of the round's record of what is held
+        back (fingerprinted again only if its template changed since its last call)."""
         template = self._template_of(pending)
         if pending.args is None or template != pending.template:
             pending.template = template
             pending.args = self._args(pending)
-        return [self.layout.prefix], [*pending.args, round_name]
+        return pending.args
 
     def _args(self, pending: _Pending) -> list[str | bytes | int]:
         template, fields = pending.template, pending.fields
@@ -343,27 +346,36 @@ class RedisDeduplicator:
     ) -> list[ArticleDeduplicated | Exception]:
         """``judge`` for a read batch: the scripts in one round trip, in order (each one atomic).
         When an article's outlet template had changed, the script sends it back, and the articles
-        after it that may copy it (sharing an anchor or the content hash) wait: one more round
-        trip judges them, in order, the article first, fingerprinted with the template learnt.
-        An article sent back ``MAX_ATTEMPTS`` times, or that fails, gets its exception.
+        after it that may copy it (sharing an anchor or the content hash) are held back: one more
+        round trip judges them, in order, the article first, fingerprinted with the template
+        learnt. An article sent back ``MAX_ATTEMPTS`` times, or that fails, gets its exception.
 
-        Concurrent calls (a process's readers) are judged in the order they were made: a call's
-        round trips start once the calls before it have had all of theirs, so the first copy of a
-        story read is its first article, whatever a round trip's length (a retry round, a script
-        reloaded after NOSCRIPT). Fingerprinting does not wait: it overlaps the round trips of the
-        call before."""
+        Concurrent calls (a process's readers) are judged in the order they were made, so the first
+        copy of a story read is its first article. Their first round trips go out in that order on
+        one connection (``ScriptChannel``), each as soon as its fingerprints are ready, without
+        waiting for the replies of the one before: Redis runs them in the order sent, and is not
+        left idle while this process reads a round's replies and sends the next. That is safe while
+        no round before it holds anything back: rounds sent one after the other share the name of
+        their record of the articles held back (``held:<name>``), so a copy in a later round of an
+        article sent back in an earlier one is held back too, by the script. Once a reply says an
+        article was sent back or held, the calls after it wait, as every round after a call's first
+        does, until the calls before them are over, and begin a new record of their own (a round
+        sent again must not find its own articles in it). Fingerprinting does not wait: it overlaps
+        the round trips of the calls before."""
         turn = self._in_order.take()  # before any await: the order the calls were made
+        sending = self._sends.take()
         try:
-            results = await self._judge_in_turn(events, now, turn)
+            results = await self._judge_in_turn(events, now, turn, sending)
         finally:
+            sending.end()
             turn.end()
-        # The next call's round trip goes out now, before our caller builds this batch's outputs:
-        # the scripts of a process's batches then follow one another in Redis without a gap.
+        # A call whose rounds wait for this one to be over sends now, before our caller builds this
+        # batch's outputs.
         await turn.hand_over()
         return results
 
     async def _judge_in_turn(
-        self, events: Sequence[ArticleTagged], now: float | None, turn: Turn
+        self, events: Sequence[ArticleTagged], now: float | None, turn: Turn, sending: Turn
     ) -> list[ArticleDeduplicated | Exception]:
         results: list[ArticleDeduplicated | Exception] = [RuntimeError("not judged")] * len(events)
         waiting: list[tuple[int, _Pending]] = []
@@ -372,12 +384,18 @@ class RedisDeduplicator:
                 waiting.append((n, self._prepare(event, now)))
             except Exception as error:  # bad data in one article fails that article alone
                 results[n] = error
-        # Ends: in each round the first article waiting is judged, fails or is sent back once more
-        # (nothing was held back before it).
+        first, reloaded = True, False
+        # Ends: in each round after the first, the first article waiting is judged, fails or is
+        # sent back once more (nothing was held back before it); a script unknown to Redis is
+        # loaded and its calls sent again once.
         while waiting:
             sent = self._calls(waiting, results)
-            await turn.wait()
-            waiting = await self._round(sent, results)
+            replies = await (await self._send(sent, turn, sending if first else None))
+            first = False
+            waiting, unknown = self._round(sent, replies, results, retry_unknown=not reloaded)
+            if unknown:
+                await self._channel.load()
+                reloaded = True
             for n, pending in waiting:
                 if pending.sent_back >= MAX_ATTEMPTS:
                     results[n] = RuntimeError(
@@ -387,26 +405,57 @@ class RedisDeduplicator:
             waiting = [(n, pending) for n, pending in waiting if pending.sent_back < MAX_ATTEMPTS]
         return results
 
+    async def _send(
+        self, sent: list[tuple[int, _Pending, list[Any]]], turn: Turn, sending: Turn | None
+    ) -> Awaitable[list[Any]]:
+        """Sends a round in its turn; returns the awaitable of its replies. ``sending``: the call's
+        first round, which goes out once the calls before it have sent theirs, and, while no
+        reply has held anything back since the last record began, in the same record of what is
+        held back. Other rounds go out once the calls before are over, in a record of their own."""
+        if sending is not None:
+            await sending.wait()
+        if sending is None or not self._sharing_held:
+            await turn.wait()
+            self._held_name = secrets.token_hex(8)
+            # The calls after a first round sent so may share its record; after a round sent again
+            # they may not: the calls between may have articles held back in the earlier record.
+            self._sharing_held = sending is not None
+        name = self._held_name
+        try:
+            return await self._channel.send([([self.layout.prefix], [*args, name]) for _, _, args in sent])
+        finally:
+            if sending is not None:
+                sending.end()
+
     def _calls(
         self, waiting: list[tuple[int, _Pending]], results: list[ArticleDeduplicated | Exception]
-    ) -> list[tuple[int, _Pending, Call]]:
-        """The script calls of these articles (their fingerprints: the CPU-heavy part)."""
-        sent: list[tuple[int, _Pending, Call]] = []
-        round_name = secrets.token_hex(8)
+    ) -> list[tuple[int, _Pending, list[Any]]]:
+        """The script arguments of these articles (their fingerprints: the CPU-heavy part)."""
+        sent: list[tuple[int, _Pending, list[Any]]] = []
         for n, pending in waiting:
             try:
-                sent.append((n, pending, self._call(pending, round_name)))
+                sent.append((n, pending, self._call(pending)))
             except Exception as error:
                 results[n] = error
         return sent
 
-    async def _round(
-        self, sent: list[tuple[int, _Pending, Call]], results: list[ArticleDeduplicated | Exception]
-    ) -> list[tuple[int, _Pending]]:
-        """One round trip for these calls: their articles' results, and those to send again."""
-        replies = await self._script.many([call for _, _, call in sent])
+    def _round(
+        self,
+        sent: list[tuple[int, _Pending, list[Any]]],
+        replies: list[Any],
+        results: list[ArticleDeduplicated | Exception],
+        *,
+        retry_unknown: bool,
+    ) -> tuple[list[tuple[int, _Pending]], bool]:
+        """A round's replies: its articles' results, those to send again, and whether Redis did not
+        know the script (``retry_unknown``: those calls are to be sent again, else they failed)."""
         again: list[tuple[int, _Pending]] = []
+        unknown_script = False
         for (n, pending, _), reply in zip(sent, replies, strict=True):
+            if isinstance(reply, NoScriptError) and retry_unknown:  # nothing of it ran
+                unknown_script = True
+                again.append((n, pending))
+                continue
             self._replied(reply)
             try:
                 if isinstance(reply, Exception):
@@ -419,50 +468,10 @@ class RedisDeduplicator:
                 again.append((n, pending))
             else:
                 results[n] = judged
-        return again
-
-
-class InOrder:
-    """Turns for concurrent calls: each call's turn comes when the calls that took one before it
-    have ended theirs (ended, even if cancelled, so one stopped call holds up no other)."""
-
-    def __init__(self) -> None:
-        self._last: asyncio.Future[None] | None = None
-
-    def take(self) -> Turn:
-        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        turn = Turn(self._last, ended)
-        self._last = ended
-        return turn
-
-
-@dataclass(slots=True)
-class Turn:
-    after: asyncio.Future[None] | None  # the turn before this one has ended
-    ended: asyncio.Future[None]
-
-    async def wait(self) -> None:
-        """Until the turns before this one have ended (at once, from the second time on)."""
-        if self.after is not None and not self.after.done():
-            # shield: a cancelled wait must not cancel the turn before it, which is another call's
-            await asyncio.shield(self.after)
-
-    async def hand_over(self) -> None:
-        """After ``end``: lets a call waiting for the next turn run up to its first real wait (its
-        round trip sent) before this call goes on. Ending the turn completes ``ended``; its
-        callback completes the shield a waiting call awaits, whose callback wakes that call: two
-        turns of the event loop (tests/unit/test_in_order.py checks it)."""
-        for _ in range(2):
-            await asyncio.sleep(0)
-
-    def end(self) -> None:
-        """This turn is over; the next begins when every earlier one is over too."""
-        if self.ended.done():
-            return
-        if self.after is None or self.after.done():
-            self.ended.set_result(None)
-        else:
-            self.after.add_done_callback(lambda _: self.end())
+        if again:
+            # What this round held back may be in the record the calls after it share.
+            self._sharing_held = False
+        return again, unknown_script
 
 
 @dataclass(slots=True)

@@ -140,19 +140,38 @@ async def test_concurrent_calls_of_one_process_are_judged_in_the_order_made(
 ) -> None:
     """A process's readers judge their read batches at the same time. A batch read later is judged
     after the one read before it, even when that one needs a second round trip (its outlet's
-    template changed): the story's first article is the one read first, the copy its duplicate."""
+    template changed): the story's first article is the one read first, the copy its duplicate.
+    The later batch's first round goes out before the earlier one's replies are back (Redis is
+    paused: none can come); the script holds the copy back, and it is sent again after."""
     await _teach_outlet_a_its_template(RedisDeduplicator(redis_client, layout))
     first = _outlet_a_article("x", 13)
     copy = ArticleTagged(article=story_article("y", 13, source="B"), tags=factories.tags())
-    # Two idle connections, so that neither call waits for one (that would order them by chance).
-    await asyncio.gather(*(redis_client.ping() for _ in range(2)))
     process = RedisDeduplicator(redis_client, layout)  # has not learnt A's template: x is sent twice
+    await process.judge(_event("warm", 77, 1.0, "C", 1))  # its connection is open before the pause
 
+    await redis_client.execute_command("CLIENT", "PAUSE", "300")
     judged = await asyncio.gather(process.judge_many([first]), process.judge_many([copy]))
 
     verdicts = [j.verdict for (j,) in judged if not isinstance(j, Exception)]
-    assert process.attempts == 3
     assert [(v.status, v.story_id) for v in verdicts] == [("unique", "x"), ("duplicate", "x")]
+    assert process.replies == Counter(judged=3, sent_back=1, held=1)  # "warm" is judged too
+
+
+async def test_rounds_after_a_round_that_held_back_wait_for_the_calls_before_them(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """Once a reply says an article was sent back, a later call's first round waits until the calls
+    before it are over: its copy of that article is then judged once, a duplicate, not held."""
+    await _teach_outlet_a_its_template(RedisDeduplicator(redis_client, layout))
+    process = RedisDeduplicator(redis_client, layout)
+    (x,) = await process.judge_many([_outlet_a_article("x", 13)])  # sent back, then judged
+    assert not isinstance(x, Exception) and process.replies == Counter(judged=1, sent_back=1)
+
+    copy = ArticleTagged(article=story_article("y", 13, source="B"), tags=factories.tags())
+    (y,) = await process.judge_many([copy])
+
+    assert not isinstance(y, Exception) and (y.verdict.status, y.verdict.story_id) == ("duplicate", "x")
+    assert process.replies == Counter(judged=2, sent_back=1)
 
 
 async def test_an_article_sent_again_is_judged_before_the_rest_of_its_batch(
@@ -314,3 +333,20 @@ async def test_dedup_warns_when_redis_keeps_long_hashes_compact(redis_client: ai
     assert [(e["event"], e["hash_max_listpack_entries"]) for e in logged] == [
         ("dedup.redis_hashes_compact_too_long", 512)
     ]
+
+
+async def test_dedup_loads_its_script_again_after_redis_forgot_it(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """After SCRIPT FLUSH (as after a Redis restart) a batch is judged all the same: the script is
+    loaded again and its calls sent again, none of them judged twice."""
+    process = RedisDeduplicator(redis_client, layout)
+    (first,) = await process.judge_many([_event("a", 61, 1.0, "A", 1)])
+    await redis_client.script_flush()
+
+    judged = await process.judge_many([_event("b", 61, 0.9, "B", 1), _event("c", 62, 1.0, "A", 1)])
+
+    assert not isinstance(first, Exception) and first.verdict.status == "unique"
+    verdicts = [(j.verdict.status, j.verdict.story_id) for j in judged if not isinstance(j, Exception)]
+    assert verdicts == [("duplicate", "a"), ("unique", "c")]
+    assert process.replies == Counter(judged=3)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from services.dedup.redis_dedup import InOrder
+from shared.scripts import InOrder
 
 pytestmark = pytest.mark.unit
 
