@@ -150,10 +150,11 @@ class ScriptChannel:
     """Rounds of one script's calls on one connection of the channel's own, run by Redis in the
     order they were sent. ``send`` returns once the round is written, with an awaitable of its
     replies: the next round can go out while Redis still runs this one. Replies are read in the
-    order the rounds were sent (each round's awaitable reads its own, in its turn). An error reply
-    is returned as its exception (NOSCRIPT too: nothing of that call ran; ``load`` the script and
-    send it again). A connection that fails, or whose replies a cancelled reader left unread, is
-    dropped: the rounds still waiting for replies on it fail, and the next round connects anew.
+    order the rounds were sent, by a task per round, whether or not its caller still waits. An
+    error reply is returned as its exception (NOSCRIPT too: nothing of that call ran; ``load`` the
+    script and send it again). A connection that fails (or whose reader was cancelled, at
+    shutdown) is dropped: the rounds still waiting for replies on it fail, and the next round
+    connects anew.
     """
 
     def __init__(self, client: aioredis.Redis, script: str) -> None:

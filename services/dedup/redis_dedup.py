@@ -6,8 +6,9 @@ Per article one EVALSHA (the service pipelines a read batch's scripts in one rou
 1. returns the recorded verdict if this (article id, version) was judged already (a redelivery);
 2. checks that the outlet's learnt template sentences are exactly the ones the fingerprint left
    out (else it answers with the right set, and the article is fingerprinted and sent again; the
-   articles after it in the round trip that may copy it wait, unjudged, for the next one, so that
-   a story's first article is still the first read);
+   articles after it that may copy it, in its round trip or in a later batch's sent before its
+   reply came back, wait, unjudged, for the next one, so that a story's first article is still
+   the first read);
 3. checks the index and inserts the article when it copies no live one;
 4. decides the verdict with the rule of ``services.dedup.verdict.decide`` (the outlet of a story's
    first article is in its index record);
