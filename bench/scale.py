@@ -382,8 +382,9 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
                 "dedup side by side: "
                 + ", ".join(_drained(size, rates[size], drains[size]) for size in plan.sizes)
             )
-        result.alone_at = size = plan.alone_at
+        size = result.alone_at = plan.alone_at
         for _ in range(plan.alone_runs):
+            # The same drain as side by side, with one size: the machine to itself.
             _restored(clients[size], preloaded[size])
             drain = _drain_side_by_side({size: urls[size]}, tagged)[size]
             rate = drain_rate(drain.output_ms)

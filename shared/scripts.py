@@ -27,6 +27,17 @@ from redis.exceptions import NoScriptError, ResponseError
 Call = tuple[Sequence[str], Sequence[str | int | bytes]]  # keys, args
 
 
+def script_sha(script: str) -> str:
+    """The name Redis gives a script: its SHA-1."""
+    return hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 (Redis names scripts by SHA-1)
+
+
+def evalsha_args(sha: str, call: Call) -> list[Any]:
+    """EVALSHA's arguments for one call of the script ``sha``."""
+    keys, args = call
+    return [sha, len(keys), *keys, *args]
+
+
 class ScriptBatcher:
     """Runs one Lua script: ``many`` sends a list of calls in one round trip; a plain call is
     pipelined with the other calls made in the same loop tick."""
@@ -34,18 +45,15 @@ class ScriptBatcher:
     def __init__(self, client: aioredis.Redis, script: str) -> None:
         self._client = client
         self._script = script
-        self._sha = hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 (Redis names scripts by SHA-1)
+        self._sha = script_sha(script)
         self._queue: list[tuple[Sequence[Any], asyncio.Future[Any]]] = []
         self._sending: set[asyncio.Task[None]] = set()
-
-    def _command(self, keys: Sequence[str], args: Sequence[str | int | bytes]) -> list[Any]:
-        return [self._sha, len(keys), *keys, *args]
 
     async def many(self, calls: Sequence[Call], *, raise_on_error: bool = False) -> list[Any]:
         """The replies of ``calls``, run in order in one round trip. An error reply is returned as
         its exception, or, with ``raise_on_error``, the first one is raised once all have run. A
         failed connection raises."""
-        replies = await self._run([self._command(keys, args) for keys, args in calls])
+        replies = await self._run([evalsha_args(self._sha, call) for call in calls])
         if raise_on_error:
             for reply in replies:
                 if isinstance(reply, Exception):
@@ -57,7 +65,7 @@ class ScriptBatcher:
         future: asyncio.Future[Any] = loop.create_future()
         if not self._queue:
             loop.call_soon(self._flush)
-        self._queue.append((self._command(keys, args), future))
+        self._queue.append((evalsha_args(self._sha, (keys, args)), future))
         return await future
 
     def _flush(self) -> None:
@@ -160,7 +168,7 @@ class ScriptChannel:
     def __init__(self, client: aioredis.Redis, script: str) -> None:
         self._client = client
         self._script = script
-        self._sha = hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 (Redis names scripts by SHA-1)
+        self._sha = script_sha(script)
         self._connection: AbstractConnection | None = None
         self._sending = asyncio.Lock()
         self._reads = InOrder()
@@ -179,7 +187,7 @@ class ScriptChannel:
                 self._connection = connection
             turn = self._reads.take()
             try:
-                commands = [("EVALSHA", self._sha, len(keys), *keys, *args) for keys, args in calls]
+                commands = [("EVALSHA", *evalsha_args(self._sha, call)) for call in calls]
                 await connection.send_packed_command(connection.pack_commands(commands))
             except BaseException:
                 turn.end()
