@@ -80,7 +80,7 @@ def targets(
             "dedup scale",
             f"cost per article flat within {FLAT_WITHIN:.0%} from {sizes[0]:,} to {sizes[-1]:,} indexed: "
             f"CPU at most {FLAT_WITHIN:.0%} more, throughput at most {FLAT_WITHIN:.0%} less",
-            f"CPU {cost:+.1%}, throughput {rate:+.1%} (medians of the runs' ratios, sizes side by side)",
+            f"CPU {cost:+.1%}, throughput {rate:+.1%} (medians of the runs' ratios, each size alone)",
             None if math.isnan(cost) or math.isnan(rate) else cost <= FLAT_WITHIN and rate >= -FLAT_WITHIN,
         )
     )

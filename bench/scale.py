@@ -8,14 +8,14 @@ fingerprints of distinct articles (random sketches, anchors and sentence keys: n
 and none of them matches the real articles). Then the same real articles, tagged in-process and
 published as the tagger publishes them, are drained by the dedup service.
 
-Each size has a Redis server of its own, pre-loaded once and kept (``DUMP``); every drain starts
-from it restored. In a run the sizes drain side by side, a dedup process each, started together,
-and the change between sizes is the median of the runs' own ratios. This host's speed drifts by
-2x within minutes: with a pre-load between the two drains of a pair, the change read +23% and
--26% in two runs an hour apart on the same index code; with the drains one after the other, some
-20 s apart, single runs' ratios still ranged from -36% to +15%. Side by side they ranged from -5%
-to +3% (throughput) and from 0% to +10% (CPU) in six runs of a prototype, but from -30% to +14%
-and from -14% to +42% in the first `make bench` of twelve: hence twelve.
+Each size has a Redis server of its own, pre-loaded once; its data folder (the AOF, rewritten
+after the pre-load) is kept, and every drain starts from a Redis restarted on a fresh copy of it.
+The sizes drain one at a time, a dedup process each with the machine to itself, in alternating
+order (10,000 then 100,000, then 100,000 then 10,000, ...), and the change between sizes is the
+median of the runs' own ratios: a run's drains are seconds apart, so they see the host at about
+the same speed (it drifts by 2x within minutes). They used to drain side by side, started together;
+that still runs, a few times, for what it shows: a bigger index costs more per article when
+another Redis and dedup share the cores (docs/scaling.md, "Side by side or alone").
 
 ``python -m bench.scale [--quick] [--million] [--runs N]``
 """
@@ -27,10 +27,13 @@ import asyncio
 import contextlib
 import json
 import math
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass, field, replace
+from pathlib import Path
 from typing import cast
 
 import numpy as np
@@ -56,6 +59,7 @@ from services.dedup.redis_near import SWEEP_CLOCKS, RedisLayout
 from services.dedup.service import SERVICE
 from services.intake.normalise import read_input
 from services.tagger.service import build_tagger, tag_received
+from shared.embedded_redis import EmbeddedRedis
 from shared.health import Heartbeat, heartbeat_key
 from shared.messages import ARTICLES_DUPLICATES, ARTICLES_TAGGED, ARTICLES_UNIQUE, ArticleReceived
 from shared.settings import Settings
@@ -71,38 +75,40 @@ ALONE_AT = 100_000
 class Plan:
     sizes: tuple[int, ...]
     articles: int
-    runs: int
-    alone_runs: int  # drains of ALONE_AT with the machine to itself (the dedup issue's throughput)
+    runs: int  # each size drained alone once a run
+    shared_runs: int  # the sizes drained side by side
 
     @classmethod
     def for_(cls, *, quick: bool, million: bool = False) -> Plan:
         if quick:
-            return cls(sizes=(2_000, 10_000), articles=500, runs=1, alone_runs=1)
+            return cls(sizes=(2_000, 10_000), articles=500, runs=1, shared_runs=1)
         sizes = (10_000, 100_000, MILLION) if million else (10_000, 100_000)
         # 2,000 articles a drain: with 1,000 a drain lasted about a second, and the runs' ratios
-        # scattered from -33% to +20%. Drained one after the other, a pair's ratio still scattered
-        # by 10-20% (from -36% to +15% in one set of twelve); side by side, single runs still
-        # ranged from -30% to +14% in a set of twelve. Twelve runs take some three minutes.
-        return cls(sizes=sizes, articles=2_000, runs=12, alone_runs=3)
+        # scattered from -33% to +20%. Drained one after the other, some 20 s apart, a pair's ratio
+        # scattered by 10-20% (from -36% to +15% in one set of twelve): hence twelve runs, a few
+        # minutes.
+        return cls(sizes=sizes, articles=2_000, runs=12, shared_runs=4)
 
     @property
     def alone_at(self) -> int:
-        """The index size drained alone: ALONE_AT, or the largest size below it (--quick)."""
+        """The size whose drains give the dedup issue's throughput: ALONE_AT, or the largest size
+        below it (--quick)."""
         return max(size for size in self.sizes if size <= ALONE_AT)
 
 
 @dataclass
 class Result:
+    # Per size, each run's drain with the machine to itself: articles/s from the first output to the
+    # last, and the cost per article, ms: the dedup process, Redis, and Redis inside the scripts.
     rates: dict[int, list[float]] = field(default_factory=dict)
-    # Each drain's cost per article, ms: the dedup process, Redis, and Redis inside the scripts.
     usage: dict[int, list[Usage]] = field(default_factory=dict)
+    # The same with the sizes drained side by side (rates while every size was draining).
+    shared_rates: dict[int, list[float]] = field(default_factory=dict)
+    shared_usage: dict[int, list[Usage]] = field(default_factory=dict)
     bytes_per_article: dict[int, list[float]] = field(default_factory=dict)
     fill_rate: dict[int, float] = field(default_factory=dict)
     articles: int = 0
-    # One dedup process and its Redis with the machine to themselves, at ``alone_at`` indexed.
-    alone_at: int = 0
-    alone_rates: list[float] = field(default_factory=list)
-    alone_usage: list[Usage] = field(default_factory=list)
+    alone_at: int = 0  # the size whose drains give the dedup issue's throughput
 
     def summary(self, size: int) -> Summary:
         return Summary.of(self.rates.get(size, []))
@@ -117,28 +123,32 @@ class Result:
         sizes = sorted(figures)
         return [large / small for small, large in zip(figures[sizes[0]], figures[sizes[-1]], strict=True)]
 
-    def change(self) -> float:
+    def change(self, figures: dict[int, list[float]] | None = None) -> float:
         """The median of the runs' ratios, minus one (-0.05: 5% slower at the largest index)."""
-        return Summary.of(self.ratios()).median - 1
+        return Summary.of(self.ratios(figures)).median - 1
 
     @property
     def cpu_ms(self) -> dict[int, list[float]]:
         """Per size, each drain's CPU (dedup process + Redis) per article, ms: what an article costs,
         beside the rate."""
-        return {size: [used.cpu for used in drains] for size, drains in self.usage.items()}
+        return _cpu_ms(self.usage)
 
-    def split(self, size: int) -> str:
-        """The medians of the dedup process's and Redis's CPU per article, and of Redis's time in scripts."""
-        return _split(self.usage.get(size, []))
+    @property
+    def shared_cpu_ms(self) -> dict[int, list[float]]:
+        return _cpu_ms(self.shared_usage)
 
     @property
     def alone(self) -> Summary:
         """Articles/s of one dedup process draining alone at ``alone_at`` indexed."""
-        return Summary.of(self.alone_rates)
+        return self.summary(self.alone_at)
 
     def cpu_change(self) -> float:
         """The same of the CPU per article (0.05: each article costs 5% more at the largest index)."""
-        return Summary.of(self.ratios(self.cpu_ms)).median - 1
+        return self.change(self.cpu_ms)
+
+
+def _cpu_ms(usage: dict[int, list[Usage]]) -> dict[int, list[float]]:
+    return {size: [used.cpu for used in drains] for size, drains in usage.items()}
 
 
 async def publish_tagged(url: str, items: Sequence[Item]) -> None:
@@ -167,42 +177,6 @@ async def _preload(url: str, size: int, window_seconds: int) -> None:
         await client.aclose()
 
 
-Snapshot = list[tuple[bytes, int, bytes]]  # key, milliseconds left to live (0: none), DUMP of it
-
-RESTORE_CHUNK = 5_000  # keys per pipelined round trip
-
-
-def snapshot(client: redis.Redis) -> Snapshot:
-    """Every key of the database, dumped, with its time to live."""
-    keys = list(client.scan_iter(count=10_000))
-    taken: Snapshot = []
-    for first in range(0, len(keys), RESTORE_CHUNK):
-        chunk = keys[first : first + RESTORE_CHUNK]
-        pipe = client.pipeline(transaction=False)
-        for key in chunk:
-            pipe.pttl(key)
-            pipe.dump(key)
-        replies = pipe.execute()
-        taken += [
-            (key, max(int(ttl), 0), dumped)
-            for key, ttl, dumped in zip(chunk, replies[::2], replies[1::2], strict=True)
-            if dumped is not None  # expired since the scan
-        ]
-    return taken
-
-
-def restore(client: redis.Redis, taken: Snapshot) -> None:
-    """The database as it was when ``taken`` (keys restored with the time to live they had then)."""
-    # Freed in Redis's background thread: a synchronous FLUSHDB of the 1,000,000 pre-load (1.6 GB)
-    # outlasts the client's socket timeout.
-    client.flushdb(asynchronous=True)
-    for first in range(0, len(taken), RESTORE_CHUNK):
-        pipe = client.pipeline(transaction=False)
-        for key, ttl, dumped in taken[first : first + RESTORE_CHUNK]:
-            pipe.restore(key, ttl, dumped)
-        pipe.execute()
-
-
 def _split(used: Sequence[Usage]) -> str:
     """The medians of the dedup process's and Redis's CPU per article, and of Redis's time in scripts."""
     process, redis_, scripts = (
@@ -211,11 +185,34 @@ def _split(used: Sequence[Usage]) -> str:
     return f"{process:.2f} / {redis_:.2f} ({scripts:.2f})"
 
 
-def _restored(client: redis.Redis, preloaded: Snapshot) -> None:
-    """The pre-load restored as a running wire holds it: no AOF rewrite to come, sweeps up to the clock."""
-    restore(client, preloaded)
-    _rewrite_aof(client)
-    _sweeps_kept_pace(client)
+def saved(server: EmbeddedRedis, folder: Path) -> Path:
+    """``server`` stopped, and a copy of its data folder (its AOF) kept in ``folder``."""
+    server.stop(timeout=600)
+    shutil.copytree(server.data_dir, folder)
+    return folder
+
+
+def restarted(server: EmbeddedRedis, folder: Path) -> None:
+    """``server`` restarted on a fresh copy of ``folder`` (``saved``): the database as it was saved.
+    Loading an AOF forks nothing. Before, every drain began with the pre-load put back with
+    ``RESTORE`` and then an AOF rewrite (else Redis started one on its own during the drain), whose
+    fork left every page of the heap to be copied or made writable again on its first write: with
+    1,000,000 indexed, 41 page faults per article of the drain that followed, against 5 after a
+    restart (13 against 5 at 100,000)."""
+    server.stop(timeout=600)
+    shutil.rmtree(server.data_dir)
+    shutil.copytree(folder, server.data_dir)
+    server.start(timeout=900)  # loading the AOF of a million takes ~10 s
+
+
+def _fresh(server: EmbeddedRedis, folder: Path) -> None:
+    """The pre-load as a running wire holds it: loaded, its sweeps up to the clock."""
+    restarted(server, folder)
+    client = redis.Redis.from_url(server.url)
+    try:
+        _sweeps_kept_pace(client)
+    finally:
+        client.close()
 
 
 def _rewriting(client: redis.Redis) -> bool:
@@ -224,12 +221,12 @@ def _rewriting(client: redis.Redis) -> bool:
 
 
 def _rewrite_aof(client: redis.Redis) -> None:
-    """Rewrite the AOF now and wait for it. A restore appends the whole index to the AOF, and
+    """Rewrite the AOF now and wait for it. A pre-load appends the whole index to the AOF, and
     Redis rewrites a grown AOF on its own a moment later (its cron): first runs, drained while such
     a rewrite (a forked child writing the index) ran, measured 250-400 articles/s against ~1,000."""
     wait_for(lambda: not _rewriting(client), 1800, "an AOF rewrite under way", 0.2)
     client.bgrewriteaof()
-    wait_for(lambda: not _rewriting(client), 1800, "the AOF rewrite after the restore", 0.2)
+    wait_for(lambda: not _rewriting(client), 1800, "the AOF rewrite asked for", 0.2)
 
 
 def _sweeps_kept_pace(client: redis.Redis) -> None:
@@ -272,10 +269,10 @@ class Drain:
     per_article: Usage  # ms per article from its first output on (nan: a drain too short to tell)
 
 
-def _drain_side_by_side(urls: dict[int, str], tagged: list[Entry]) -> dict[int, Drain]:
+def _drain(urls: dict[int, str], tagged: list[Entry]) -> dict[int, Drain]:
     """A dedup service per size, each against its own Redis, draining ``tagged``: all started,
-    and once all are ready given their input at the same moment. Each one's CPU is counted from
-    its first output on (start-up left out) to its last."""
+    and once all are ready given their input at the same moment (one size: the machine to
+    itself). Each one's CPU is counted from its first output on (start-up left out) to its last."""
     clients = {size: redis.Redis.from_url(url) for size, url in urls.items()}
     outputs = (ARTICLES_UNIQUE, ARTICLES_DUPLICATES)
     expected = len(tagged)
@@ -334,126 +331,142 @@ def _started_dedup(running: contextlib.ExitStack, url: str) -> int:
     return process.pid
 
 
-def _preloaded(client: redis.Redis, url: str, size: int, window: int, result: Result) -> Snapshot:
-    """Pre-load ``size`` into the empty database: its memory per article and fill rate go into
-    ``result``; the pre-load itself is returned."""
-    client.flushdb()
-    # Memory is read with no AOF rewrite running: while one ran after the last drain, used_memory
-    # read 10.5 MB higher, and that run reported 822 B per article at 100,000 where the others
-    # reported 927 (the same data set).
-    wait_for(lambda: not _rewriting(client), 1800, "an AOF rewrite before the pre-load", 0.5)
-    base = int(client.info("memory")["used_memory"])
-    started = time.perf_counter()
-    asyncio.run(_preload(url, size, window))
-    result.fill_rate[size] = size / (time.perf_counter() - started)
-    wait_for(lambda: not _rewriting(client), 1800, "the AOF rewrite after the pre-load", 0.5)
-    grown = int(client.info("memory")["used_memory"]) - base
-    result.bytes_per_article.setdefault(size, []).append(grown / size)
-    return snapshot(client)
+def _preloaded(server: EmbeddedRedis, size: int, window: int, result: Result, folder: Path) -> Path:
+    """Pre-load ``size`` into ``server``'s empty database: its memory per article and fill rate go
+    into ``result``; the pre-load is kept in ``folder`` (``saved``), the server left stopped."""
+    client = redis.Redis.from_url(server.url, socket_timeout=600)
+    try:
+        # Memory is read with no AOF rewrite running: while one ran after the last drain, used_memory
+        # read 10.5 MB higher, and that run reported 822 B per article at 100,000 where the others
+        # reported 927 (the same data set).
+        wait_for(lambda: not _rewriting(client), 1800, "an AOF rewrite before the pre-load", 0.5)
+        base = int(client.info("memory")["used_memory"])
+        started = time.perf_counter()
+        asyncio.run(_preload(server.url, size, window))
+        result.fill_rate[size] = size / (time.perf_counter() - started)
+        wait_for(lambda: not _rewriting(client), 1800, "the AOF rewrite after the pre-load", 0.5)
+        grown = int(client.info("memory")["used_memory"]) - base
+        result.bytes_per_article.setdefault(size, []).append(grown / size)
+        # Kept compact, so that a drain neither waits for a long load nor sees Redis rewrite it.
+        _rewrite_aof(client)
+    finally:
+        client.close()
+    return saved(server, folder)
+
+
+def _alone(server: EmbeddedRedis, folder: Path, size: int, tagged: list[Entry], result: Result) -> str:
+    """One drain of ``size`` with the machine to itself, from its pre-load; what it measured."""
+    _fresh(server, folder)
+    drain = _drain({size: server.url}, tagged)[size]
+    rate = drain_rate(drain.output_ms)
+    result.rates.setdefault(size, []).append(rate)
+    result.usage.setdefault(size, []).append(drain.per_article)
+    return _drained(size, rate, drain)
+
+
+def _side_by_side(
+    servers: dict[int, EmbeddedRedis], folders: dict[int, Path], tagged: list[Entry], result: Result
+) -> str:
+    """Every size drained at once, from its pre-load; what they measured."""
+    for size, server in servers.items():
+        _fresh(server, folders[size])
+    drains = _drain({size: server.url for size, server in servers.items()}, tagged)
+    rates = overlapping_rates({size: drain.output_ms for size, drain in drains.items()})
+    for size, drain in drains.items():
+        result.shared_rates.setdefault(size, []).append(rates[size])
+        result.shared_usage.setdefault(size, []).append(drain.per_article)
+    return ", ".join(_drained(size, rates[size], drains[size]) for size in sorted(drains))
 
 
 def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) -> Result:
-    result = Result(articles=plan.articles)
+    result = Result(articles=plan.articles, alone_at=plan.alone_at)
     window = int(Settings().dedup_window_hours * 3600)
-    with contextlib.ExitStack() as servers:
-        # A Redis server per size: the sizes' drains run side by side.
-        urls = {size: servers.enter_context(private_redis()).url for size in plan.sizes}
-        # Pre-loads, snapshots and restores of 1,000,000 send replies of ~80 MB a round trip.
-        clients = {size: redis.Redis.from_url(url, socket_timeout=600) for size, url in urls.items()}
-        # The same articles in every run: each drain starts from its size's pre-load restored, so
-        # none of them is in the index before (the articles a drain judged stay in it), and runs
-        # differ only by what the host did meanwhile.
-        first = clients[plan.sizes[0]]
-        asyncio.run(publish_tagged(urls[plan.sizes[0]], batch(corpus, plan.articles, seed=404)))
-        tagged = entries(first, ARTICLES_TAGGED)
-        first.delete(ARTICLES_TAGGED)
-        preloaded = {size: _preloaded(clients[size], urls[size], size, window, result) for size in plan.sizes}
+    with contextlib.ExitStack() as stack:
+        kept = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newswire-bench-preloads-")))
+        servers = {size: stack.enter_context(private_redis()) for size in plan.sizes}
+        # The same articles in every drain: each starts from its size's pre-load, so none of them
+        # is in the index before (the articles a drain judged stay in it), and drains differ only
+        # by the size and what the host did meanwhile.
+        first = servers[plan.sizes[0]].url
+        asyncio.run(publish_tagged(first, batch(corpus, plan.articles, seed=404)))
+        with redis.Redis.from_url(first) as client:
+            tagged = entries(client, ARTICLES_TAGGED)
+            client.delete(ARTICLES_TAGGED)
+        folders = {
+            size: _preloaded(server, size, window, result, kept / str(size))
+            for size, server in servers.items()
+        }
         for run in range(plan.runs):
-            for size in plan.sizes:
-                _restored(clients[size], preloaded[size])
-            # Fed in the other order every other run, should the first fed lead by a little.
+            # A run's drains, seconds apart, compare the sizes; the order alternates, so that
+            # neither size is always the one drained while the host speeds up or slows down.
             order = plan.sizes if run % 2 == 0 else plan.sizes[::-1]
-            drains = _drain_side_by_side({size: urls[size] for size in order}, tagged)
-            rates = overlapping_rates({size: drain.output_ms for size, drain in drains.items()})
-            for size in plan.sizes:
-                result.rates.setdefault(size, []).append(rates[size])
-                result.usage.setdefault(size, []).append(drains[size].per_article)
-            log(
-                "dedup side by side: "
-                + ", ".join(_drained(size, rates[size], drains[size]) for size in plan.sizes)
-            )
-        size = result.alone_at = plan.alone_at
-        for _ in range(plan.alone_runs):
-            # The same drain as side by side, with one size: the machine to itself.
-            _restored(clients[size], preloaded[size])
-            drain = _drain_side_by_side({size: urls[size]}, tagged)[size]
-            rate = drain_rate(drain.output_ms)
-            result.alone_rates.append(rate)
-            result.alone_usage.append(drain.per_article)
-            log(f"dedup alone: {_drained(size, rate, drain)}")
-        for client in clients.values():
-            client.close()
+            log("dedup alone: " + "; ".join(_alone(servers[s], folders[s], s, tagged, result) for s in order))
+        for _ in range(plan.shared_runs):
+            log("dedup side by side: " + _side_by_side(servers, folders, tagged, result))
     return result
 
 
 def markdown(result: Result) -> str:
+    sizes = sorted(result.rates)
     rows = [
         f"| {size:,} | {result.summary(size).render(0)} | {Summary.of(result.cpu_ms[size]).render(2)} "
-        f"| {result.split(size)} | {result.memory(size):,.0f} | {result.fill_rate[size]:,.0f} |"
-        for size in sorted(result.rates)
+        f"| {_split(result.usage[size])} | {result.memory(size):,.0f} | {result.fill_rate[size]:,.0f} |"
+        for size in sizes
     ]
-    sizes = sorted(result.rates)
-    cost = result.ratios(result.cpu_ms)
+    shared_rows = [
+        f"| {size:,} | {Summary.of(result.shared_rates[size]).render(0)} "
+        f"| {Summary.of(result.shared_cpu_ms[size]).render(2)} | {_split(result.shared_usage[size])} |"
+        for size in sorted(result.shared_rates)
+    ]
     return "\n".join(
         [
             "## Dedup at scale (index pre-loaded)",
             "",
-            f"A dedup service per size drains {result.articles:,} real tagged articles (the same ones "
-            "in every run), each against a Redis server of its own, pre-loaded with the steady state of "
-            "a wire indexing N articles a window (synthetic distinct articles, in the service's layout: "
-            "the index and the per-outlet sentence counts of three generations, as "
-            "`python -m evaluation.dedup_redis_cost` builds them). Each size is pre-loaded once; every "
-            "drain starts from its pre-load restored (`DUMP`/`RESTORE`, then an AOF rewrite, so that "
-            "none runs during the drain). In each run the sizes drain side by side, started together, "
-            "so that whatever the host does weighs on both alike; each pair of a dedup process and "
-            "its Redis has about one of the two cores, so the rates are about half what one service "
-            "alone drains (below). Rate: outputs per second while every "
-            "size was draining. CPU: the dedup process and its Redis, per article, from its first "
-            "output to its last; time in scripts: Redis's own count for dedup's script calls (wall "
-            "time, so with four processes on two cores it can exceed Redis's CPU). Median (min-max) "
-            "of the runs; the change between sizes is the median "
-            "of the runs' own ratios. Memory: growth of Redis `used_memory` over the pre-load, divided "
-            "by N (index records, anchor buckets and sentence counts; story records are not in the "
-            "pre-load), read with no AOF rewrite running.",
+            f"One dedup service drains {result.articles:,} real tagged articles (the same ones in every "
+            "drain) against a Redis server pre-loaded with the steady state of a wire indexing N "
+            "articles a window (synthetic distinct articles, in the service's layout: the index and the "
+            "per-outlet sentence counts of three generations, as `python -m evaluation.dedup_redis_cost` "
+            "builds them). Each size is pre-loaded once and its data folder kept; every drain starts "
+            "from Redis restarted on a fresh copy of it (its AOF loaded: no fork before the drain), "
+            "with the machine to itself. A run drains each size once, in alternating order from run to "
+            "run. Rate: outputs per second from the first to the last. CPU: the dedup process and its "
+            "Redis, per article, from its first output to its last; time in scripts: Redis's own count "
+            "for dedup's script calls. Median (min-max) of the runs; the change between sizes is the "
+            "median of the runs' own ratios (a run's drains are seconds apart). Memory: growth of "
+            "Redis `used_memory` over the pre-load, divided by N (index records, anchor buckets and "
+            "sentence counts; story records are not in the pre-load), read with no AOF rewrite running.",
             "",
-            "| indexed articles | articles/s, side by side | CPU ms per article | of it dedup / Redis "
+            "| indexed articles | articles/s, alone | CPU ms per article | of it dedup / Redis "
             "(time in scripts), medians | Redis bytes per indexed article | pre-load, articles/s |",
             "|---|---|---|---|---|---|",
             *rows,
             "",
-            "Alone (the dedup issue's throughput): one dedup process and its Redis with the machine "
-            f"to themselves drain the same {result.articles:,} articles, {result.alone_at:,} indexed "
-            "(its pre-load restored as above), in "
-            f"{len(result.alone_rates)} run(s) after the ones side by side; rate: outputs per second "
-            "from the first to the last.",
-            "",
-            "| indexed articles | articles/s, alone | CPU ms per article | of it dedup / Redis (time in "
-            "scripts), medians |",
-            "|---|---|---|---|",
-            f"| {result.alone_at:,} | {result.alone.render(0)} | "
-            f"{Summary.of([used.cpu for used in result.alone_usage]).render(2)} "
-            f"| {_split(result.alone_usage)} |",
-            "",
             f"At {sizes[-1]:,} against {sizes[0]:,}, median of the runs' ratios: CPU per article "
-            f"**{result.cpu_change():+.1%}** (runs: {_percentages(cost)}); throughput "
-            f"**{result.change():+.1%}** (runs: {_percentages(result.ratios())}).",
+            f"**{result.cpu_change():+.1%}** (runs: {_percentages(result.ratios(result.cpu_ms))}); "
+            f"throughput **{result.change():+.1%}** (runs: {_percentages(result.ratios())}).",
+            "",
+            "Side by side: the sizes drained at once, a dedup process and a Redis each, started "
+            'together, so about one core each (what the targets read before; docs/scaling.md, "Side '
+            'by side or alone", says why they no longer do). Rate: outputs per second while every '
+            "size was draining.",
+            "",
+            "| indexed articles | articles/s, side by side | CPU ms per article | of it dedup / Redis "
+            "(time in scripts), medians |",
+            "|---|---|---|---|",
+            *shared_rows,
+            "",
+            f"At {sizes[-1]:,} against {sizes[0]:,}, side by side: CPU per article "
+            f"{result.change(result.shared_cpu_ms):+.1%} (runs: "
+            f"{_percentages(result.ratios(result.shared_cpu_ms))}); throughput "
+            f"{result.change(result.shared_rates):+.1%} "
+            f"(runs: {_percentages(result.ratios(result.shared_rates))}).",
             *(
                 []
                 if MILLION in result.rates
                 else [
                     "",
                     f"The dedup issue asks for a flat cost up to {MILLION:,}: `python -m bench.scale "
-                    "--million` measures it (~40 min, not part of `make bench`); docs/scaling.md has "
+                    "--million` measures it (~30 min, not part of `make bench`); docs/scaling.md has "
                     "what it read.",
                 ]
             ),
@@ -468,8 +481,8 @@ def _percentages(ratios: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small indexes, one run")
-    parser.add_argument("--million", action="store_true", help="also 1,000,000 indexed (~15 min a run)")
-    parser.add_argument("--runs", type=int, help="runs per index size (default: 3, --quick: 1)")
+    parser.add_argument("--million", action="store_true", help="also 1,000,000 indexed (~30 min in all)")
+    parser.add_argument("--runs", type=int, help="drains of each size alone (default: 12, --quick: 1)")
     args = parser.parse_args(argv)
     plan = Plan.for_(quick=args.quick, million=args.million)
     if args.runs:
