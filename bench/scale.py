@@ -10,12 +10,18 @@ published as the tagger publishes them, are drained by the dedup service.
 
 Each size has a Redis server of its own, pre-loaded once; its data folder (the AOF, rewritten
 after the pre-load) is kept, and every drain starts from a Redis restarted on a fresh copy of it.
-The sizes drain one at a time, a dedup process each with the machine to itself, in alternating
-order (10,000 then 100,000, then 100,000 then 10,000, ...), and the change between sizes is the
-median of the runs' own ratios: a run's drains are seconds apart, so they see the host at about
-the same speed (it drifts by 2x within minutes). They used to drain side by side, started together;
-that still runs, a few times, for what it shows: a bigger index costs more per article when
-another Redis and dedup share the cores (docs/scaling.md, "Side by side or alone").
+(Drains used to start from the pre-load put back with ``RESTORE`` and an AOF rewrite after it,
+whose fork left the heap's pages to fault on their first write during the drain: at a million,
+that alone read as +31% CPU per article; docs/scaling.md, "A fork before the drain".) In a run
+the sizes drain side by side, a dedup process each, started together, and the change between
+sizes is the median of the runs' own ratios. This host's speed drifts by 2x within minutes: with
+a pre-load between the two drains of a pair, the change read +23% and -26% in two runs an hour
+apart on the same index code; with the drains one after the other, some 20 s apart, single runs'
+ratios still ranged from -36% to +15%. Side by side they ranged from -5% to +3% (throughput) and
+from 0% to +10% (CPU) in six runs of a prototype, but from -30% to +14% and from -14% to +42% in
+the first `make bench` of twelve: hence twelve. Then each size drains alone a few times, in
+alternating order: the dedup issue's throughput (one process, the machine to itself) at 100,000,
+and the same change drained so, for comparison.
 
 ``python -m bench.scale [--quick] [--million] [--runs N]``
 """
@@ -75,36 +81,37 @@ ALONE_AT = 100_000
 class Plan:
     sizes: tuple[int, ...]
     articles: int
-    runs: int  # each size drained alone once a run
-    shared_runs: int  # the sizes drained side by side
+    runs: int  # the sizes drained side by side
+    alone_runs: int  # each size drained alone, once a run
 
     @classmethod
     def for_(cls, *, quick: bool, million: bool = False) -> Plan:
         if quick:
-            return cls(sizes=(2_000, 10_000), articles=500, runs=1, shared_runs=1)
+            return cls(sizes=(2_000, 10_000), articles=500, runs=1, alone_runs=1)
         sizes = (10_000, 100_000, MILLION) if million else (10_000, 100_000)
         # 2,000 articles a drain: with 1,000 a drain lasted about a second, and the runs' ratios
-        # scattered from -33% to +20%. Drained one after the other, some 20 s apart, a pair's ratio
-        # scattered by 10-20% (from -36% to +15% in one set of twelve): hence twelve runs, a few
-        # minutes.
-        return cls(sizes=sizes, articles=2_000, runs=12, shared_runs=4)
+        # scattered from -33% to +20%. Drained one after the other, a pair's ratio still scattered
+        # by 10-20% (from -36% to +15% in one set of twelve); side by side, single runs still
+        # ranged from -30% to +14% in a set of twelve. Twelve runs take some three minutes.
+        return cls(sizes=sizes, articles=2_000, runs=12, alone_runs=4)
 
     @property
     def alone_at(self) -> int:
-        """The size whose drains give the dedup issue's throughput: ALONE_AT, or the largest size
-        below it (--quick)."""
+        """The size whose drains alone give the dedup issue's throughput: ALONE_AT, or the largest
+        size below it (--quick)."""
         return max(size for size in self.sizes if size <= ALONE_AT)
 
 
 @dataclass
 class Result:
-    # Per size, each run's drain with the machine to itself: articles/s from the first output to the
-    # last, and the cost per article, ms: the dedup process, Redis, and Redis inside the scripts.
+    # Per size, each run's drain side by side: articles/s while every size was draining, and the
+    # cost per article, ms: the dedup process, Redis, and Redis inside the scripts.
     rates: dict[int, list[float]] = field(default_factory=dict)
     usage: dict[int, list[Usage]] = field(default_factory=dict)
-    # The same with the sizes drained side by side (rates while every size was draining).
-    shared_rates: dict[int, list[float]] = field(default_factory=dict)
-    shared_usage: dict[int, list[Usage]] = field(default_factory=dict)
+    # The same, each size drained with the machine to itself (articles/s from the first output to
+    # the last).
+    alone_rates: dict[int, list[float]] = field(default_factory=dict)
+    alone_usage: dict[int, list[Usage]] = field(default_factory=dict)
     bytes_per_article: dict[int, list[float]] = field(default_factory=dict)
     fill_rate: dict[int, float] = field(default_factory=dict)
     articles: int = 0
@@ -117,15 +124,17 @@ class Result:
         """Redis bytes per indexed article of ``size``'s pre-load (the median, were there several)."""
         return Summary.of(self.bytes_per_article[size]).median
 
-    def ratios(self, figures: dict[int, list[float]] | None = None) -> list[float]:
-        """Per run, its figure (throughput unless told) at the largest index over the smallest."""
+    def ratios(self, figures: dict[int, list[float]] | None = None, at: int | None = None) -> list[float]:
+        """Per run, its figure (throughput unless told) at index size ``at`` (the largest unless
+        told) over the smallest."""
         figures = self.rates if figures is None else figures
         sizes = sorted(figures)
-        return [large / small for small, large in zip(figures[sizes[0]], figures[sizes[-1]], strict=True)]
+        large = figures[sizes[-1] if at is None else at]
+        return [big / small for small, big in zip(figures[sizes[0]], large, strict=True)]
 
-    def change(self, figures: dict[int, list[float]] | None = None) -> float:
+    def change(self, figures: dict[int, list[float]] | None = None, at: int | None = None) -> float:
         """The median of the runs' ratios, minus one (-0.05: 5% slower at the largest index)."""
-        return Summary.of(self.ratios(figures)).median - 1
+        return Summary.of(self.ratios(figures, at)).median - 1
 
     @property
     def cpu_ms(self) -> dict[int, list[float]]:
@@ -134,17 +143,17 @@ class Result:
         return _cpu_ms(self.usage)
 
     @property
-    def shared_cpu_ms(self) -> dict[int, list[float]]:
-        return _cpu_ms(self.shared_usage)
+    def alone_cpu_ms(self) -> dict[int, list[float]]:
+        return _cpu_ms(self.alone_usage)
 
     @property
     def alone(self) -> Summary:
         """Articles/s of one dedup process draining alone at ``alone_at`` indexed."""
-        return self.summary(self.alone_at)
+        return Summary.of(self.alone_rates.get(self.alone_at, []))
 
-    def cpu_change(self) -> float:
+    def cpu_change(self, at: int | None = None) -> float:
         """The same of the CPU per article (0.05: each article costs 5% more at the largest index)."""
-        return self.change(self.cpu_ms)
+        return self.change(self.cpu_ms, at)
 
 
 def _cpu_ms(usage: dict[int, list[Usage]]) -> dict[int, list[float]]:
@@ -359,8 +368,8 @@ def _alone(server: EmbeddedRedis, folder: Path, size: int, tagged: list[Entry], 
     _fresh(server, folder)
     drain = _drain({size: server.url}, tagged)[size]
     rate = drain_rate(drain.output_ms)
-    result.rates.setdefault(size, []).append(rate)
-    result.usage.setdefault(size, []).append(drain.per_article)
+    result.alone_rates.setdefault(size, []).append(rate)
+    result.alone_usage.setdefault(size, []).append(drain.per_article)
     return _drained(size, rate, drain)
 
 
@@ -373,8 +382,8 @@ def _side_by_side(
     drains = _drain({size: server.url for size, server in servers.items()}, tagged)
     rates = overlapping_rates({size: drain.output_ms for size, drain in drains.items()})
     for size, drain in drains.items():
-        result.shared_rates.setdefault(size, []).append(rates[size])
-        result.shared_usage.setdefault(size, []).append(drain.per_article)
+        result.rates.setdefault(size, []).append(rates[size])
+        result.usage.setdefault(size, []).append(drain.per_article)
     return ", ".join(_drained(size, rates[size], drains[size]) for size in sorted(drains))
 
 
@@ -397,12 +406,14 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
             for size, server in servers.items()
         }
         for run in range(plan.runs):
+            # Fed in the other order every other run, should the first fed lead by a little.
+            fed = {size: servers[size] for size in (plan.sizes if run % 2 == 0 else plan.sizes[::-1])}
+            log("dedup side by side: " + _side_by_side(fed, folders, tagged, result))
+        for run in range(plan.alone_runs):
             # A run's drains, seconds apart, compare the sizes; the order alternates, so that
             # neither size is always the one drained while the host speeds up or slows down.
             order = plan.sizes if run % 2 == 0 else plan.sizes[::-1]
             log("dedup alone: " + "; ".join(_alone(servers[s], folders[s], s, tagged, result) for s in order))
-        for _ in range(plan.shared_runs):
-            log("dedup side by side: " + _side_by_side(servers, folders, tagged, result))
     return result
 
 
@@ -413,64 +424,73 @@ def markdown(result: Result) -> str:
         f"| {_split(result.usage[size])} | {result.memory(size):,.0f} | {result.fill_rate[size]:,.0f} |"
         for size in sizes
     ]
-    shared_rows = [
-        f"| {size:,} | {Summary.of(result.shared_rates[size]).render(0)} "
-        f"| {Summary.of(result.shared_cpu_ms[size]).render(2)} | {_split(result.shared_usage[size])} |"
-        for size in sorted(result.shared_rates)
+    alone_rows = [
+        f"| {size:,} | {Summary.of(result.alone_rates[size]).render(0)} "
+        f"| {Summary.of(result.alone_cpu_ms[size]).render(2)} | {_split(result.alone_usage[size])} |"
+        for size in sorted(result.alone_rates)
     ]
     return "\n".join(
         [
             "## Dedup at scale (index pre-loaded)",
             "",
-            f"One dedup service drains {result.articles:,} real tagged articles (the same ones in every "
-            "drain) against a Redis server pre-loaded with the steady state of a wire indexing N "
-            "articles a window (synthetic distinct articles, in the service's layout: the index and the "
-            "per-outlet sentence counts of three generations, as `python -m evaluation.dedup_redis_cost` "
-            "builds them). Each size is pre-loaded once and its data folder kept; every drain starts "
-            "from Redis restarted on a fresh copy of it (its AOF loaded: no fork before the drain), "
-            "with the machine to itself. A run drains each size once, in alternating order from run to "
-            "run. Rate: outputs per second from the first to the last. CPU: the dedup process and its "
-            "Redis, per article, from its first output to its last; time in scripts: Redis's own count "
-            "for dedup's script calls. Median (min-max) of the runs; the change between sizes is the "
-            "median of the runs' own ratios (a run's drains are seconds apart). Memory: growth of "
-            "Redis `used_memory` over the pre-load, divided by N (index records, anchor buckets and "
-            "sentence counts; story records are not in the pre-load), read with no AOF rewrite running.",
+            f"A dedup service per size drains {result.articles:,} real tagged articles (the same ones "
+            "in every drain), each against a Redis server of its own, pre-loaded with the steady state "
+            "of a wire indexing N articles a window (synthetic distinct articles, in the service's "
+            "layout: the index and the per-outlet sentence counts of three generations, as "
+            "`python -m evaluation.dedup_redis_cost` builds them). Each size is pre-loaded once and its "
+            "data folder kept; every drain starts from its Redis restarted on a fresh copy of it (the "
+            "AOF loaded: no fork before the drain). In each run the sizes drain side by side, started "
+            "together, so that whatever the host does weighs on all alike; each pair of a dedup process "
+            "and its Redis has about one of the two cores, so the rates are about half what one "
+            "service alone drains (below). Rate: outputs per second while every size was draining. "
+            "CPU: the dedup process and its Redis, per article, from its first output to its last; "
+            "time in scripts: Redis's own count for dedup's script calls (wall time, so with several "
+            "processes on two cores it can exceed Redis's CPU). Median (min-max) of the runs; the "
+            "change between sizes is the median of the runs' own ratios. Memory: growth of Redis "
+            "`used_memory` over the pre-load, divided by N (index records, anchor buckets and sentence "
+            "counts; story records are not in the pre-load), read with no AOF rewrite running.",
             "",
-            "| indexed articles | articles/s, alone | CPU ms per article | of it dedup / Redis "
+            "| indexed articles | articles/s, side by side | CPU ms per article | of it dedup / Redis "
             "(time in scripts), medians | Redis bytes per indexed article | pre-load, articles/s |",
             "|---|---|---|---|---|---|",
             *rows,
             "",
-            f"At {sizes[-1]:,} against {sizes[0]:,}, median of the runs' ratios: CPU per article "
-            f"**{result.cpu_change():+.1%}** (runs: {_percentages(result.ratios(result.cpu_ms))}); "
-            f"throughput **{result.change():+.1%}** (runs: {_percentages(result.ratios())}).",
+            _changes(result, result.cpu_ms, result.rates, "median of the runs' ratios"),
             "",
-            "Side by side: the sizes drained at once, a dedup process and a Redis each, started "
-            'together, so about one core each (what the targets read before; docs/scaling.md, "Side '
-            'by side or alone", says why they no longer do). Rate: outputs per second while every '
-            "size was draining.",
+            "Alone (the dedup issue's throughput at "
+            f"{result.alone_at:,} indexed): one dedup process and its Redis with the machine to "
+            f"themselves drain the same {result.articles:,} articles, each size once a run, in "
+            "alternating order, after the runs side by side. Rate: outputs per second from the first "
+            "to the last.",
             "",
-            "| indexed articles | articles/s, side by side | CPU ms per article | of it dedup / Redis "
+            "| indexed articles | articles/s, alone | CPU ms per article | of it dedup / Redis "
             "(time in scripts), medians |",
             "|---|---|---|---|",
-            *shared_rows,
+            *alone_rows,
             "",
-            f"At {sizes[-1]:,} against {sizes[0]:,}, side by side: CPU per article "
-            f"{result.change(result.shared_cpu_ms):+.1%} (runs: "
-            f"{_percentages(result.ratios(result.shared_cpu_ms))}); throughput "
-            f"{result.change(result.shared_rates):+.1%} "
-            f"(runs: {_percentages(result.ratios(result.shared_rates))}).",
+            _changes(result, result.alone_cpu_ms, result.alone_rates, "alone"),
             *(
                 []
                 if MILLION in result.rates
                 else [
                     "",
-                    f"The dedup issue asks for a flat cost up to {MILLION:,}: `python -m bench.scale "
-                    "--million` measures it (~30 min, not part of `make bench`); docs/scaling.md has "
-                    "what it read.",
+                    f"The dedup issue asks for a flat cost up to {MILLION:,}: `make bench` measures it "
+                    "(`python -m bench --million`, or `python -m bench.scale --million` alone); this "
+                    "run did not.",
                 ]
             ),
         ]
+    )
+
+
+def _changes(result: Result, cpu: dict[int, list[float]], rates: dict[int, list[float]], how: str) -> str:
+    """Per size past the smallest, its change against the smallest: medians of the runs' ratios."""
+    sizes = sorted(rates)
+    return "\n\n".join(
+        f"At {size:,} against {sizes[0]:,}, {how}: CPU per article **{result.change(cpu, size):+.1%}** "
+        f"(runs: {_percentages(result.ratios(cpu, size))}); throughput **{result.change(rates, size):+.1%}** "
+        f"(runs: {_percentages(result.ratios(rates, size))})."
+        for size in sizes[1:]
     )
 
 
@@ -482,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small indexes, one run")
     parser.add_argument("--million", action="store_true", help="also 1,000,000 indexed (~30 min in all)")
-    parser.add_argument("--runs", type=int, help="drains of each size alone (default: 12, --quick: 1)")
+    parser.add_argument("--runs", type=int, help="runs side by side (default: 12, --quick: 1)")
     args = parser.parse_args(argv)
     plan = Plan.for_(quick=args.quick, million=args.million)
     if args.runs:

@@ -119,6 +119,15 @@ def test_scale_change_is_the_median_of_each_runs_own_ratio() -> None:
     assert result.change() == pytest.approx(-0.05)
 
 
+def test_scale_change_at_each_size_is_against_the_smallest() -> None:
+    """With three sizes, each larger one is compared with the smallest, run by run; unasked, the
+    largest."""
+    result = Result(rates={10_000: [1000.0, 500.0], 100_000: [950.0, 480.0], 1_000_000: [900.0, 400.0]})
+    assert result.ratios(at=100_000) == pytest.approx([0.95, 0.96])
+    assert result.change(at=100_000) == pytest.approx(-0.045)
+    assert result.change() == result.change(at=1_000_000) == pytest.approx(-0.15)
+
+
 def test_scale_cost_change_is_the_median_of_each_runs_own_cpu_ratio() -> None:
     """The CPU per article (the dedup process's and Redis's together) is compared run by run as
     well (0.05: 5% more at the largest index)."""
