@@ -104,7 +104,7 @@ def _scale_target(big: scale.Result, smallest: int, size: int) -> Target:
         "dedup scale",
         f"cost per article flat within {FLAT_WITHIN:.0%} from {smallest:,} to {size:,} indexed: "
         f"CPU at most {FLAT_WITHIN:.0%} more, throughput at most {FLAT_WITHIN:.0%} less",
-        f"CPU {cost:+.1%}, throughput {rate:+.1%} (medians of the runs' ratios, each size alone)",
+        f"CPU {cost:+.1%}, throughput {rate:+.1%} (medians of the runs' ratios, sizes side by side)",
         None if math.isnan(cost) or math.isnan(rate) else cost <= FLAT_WITHIN and rate >= -FLAT_WITHIN,
     )
 
