@@ -11,8 +11,8 @@ published as the tagger publishes them, are drained by the dedup service.
 Each size has a Redis server of its own, pre-loaded once; its data folder (the AOF, rewritten
 after the pre-load) is kept, and every drain starts from a Redis restarted on a fresh copy of it.
 (Drains used to start from the pre-load put back with ``RESTORE`` and an AOF rewrite after it,
-whose fork left the heap's pages to fault on their first write during the drain: at a million,
-that alone read as +31% CPU per article; docs/scaling.md, "A fork before the drain".) In a run
+whose fork left the heap's pages to fault on their first write during the drain: 41 faults per
+article at a million against 5 after a restart; docs/scaling.md, "A fork before the drain".) In a run
 the sizes drain side by side, a dedup process each, started together, and the change between
 sizes is the median of the runs' own ratios. This host's speed drifts by 2x within minutes: with
 a pre-load between the two drains of a pair, the change read +23% and -26% in two runs an hour
