@@ -501,7 +501,7 @@ def _percentages(ratios: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small indexes, one run")
-    parser.add_argument("--million", action="store_true", help="also 1,000,000 indexed (~30 min in all)")
+    parser.add_argument("--million", action="store_true", help="also 1,000,000 indexed (~20 min in all)")
     parser.add_argument("--runs", type=int, help="runs side by side (default: 12, --quick: 1)")
     args = parser.parse_args(argv)
     plan = Plan.for_(quick=args.quick, million=args.million)
