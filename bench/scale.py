@@ -393,9 +393,9 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
     with contextlib.ExitStack() as stack:
         kept = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newswire-bench-preloads-")))
         servers = {size: stack.enter_context(private_redis()) for size in plan.sizes}
-        # The same articles in every drain: each starts from its size's pre-load, so none of them
-        # is in the index before (the articles a drain judged stay in it), and drains differ only
-        # by the size and what the host did meanwhile.
+        # The same articles in every drain: each starts from its size's pre-load (what a drain
+        # judged is gone with the copy it ran on), so none of them is in the index before, and
+        # drains differ only by the size and what the host did meanwhile.
         first = servers[plan.sizes[0]].url
         asyncio.run(publish_tagged(first, batch(corpus, plan.articles, seed=404)))
         with redis.Redis.from_url(first) as client:
@@ -410,8 +410,9 @@ def measure(corpus: Corpus, plan: Plan, log: Callable[[str], object] = print) ->
             fed = {size: servers[size] for size in (plan.sizes if run % 2 == 0 else plan.sizes[::-1])}
             log("dedup side by side: " + _side_by_side(fed, folders, tagged, result))
         for run in range(plan.alone_runs):
-            # A run's drains, seconds apart, compare the sizes; the order alternates, so that
-            # neither size is always the one drained while the host speeds up or slows down.
+            # A run's drains, a minute or less apart (a restart each), compare the sizes; the order
+            # alternates, so that neither size is always the one drained while the host speeds up
+            # or slows down.
             order = plan.sizes if run % 2 == 0 else plan.sizes[::-1]
             log("dedup alone: " + "; ".join(_alone(servers[s], folders[s], s, tagged, result) for s in order))
     return result
