@@ -6,9 +6,8 @@ half-way through a generation (synthetic distinct articles: random sketches and 
 counts each over 50 outlets):
 
 * the index: N articles (one window of unique articles);
-* the sentence counts: N/2 articles' in this generation (come in over its first half), N in the
-  last and N/2 in the one before, which are stale: the sweep, paced by the clock, has deleted half
-  of those by now (without it busy hashes keep them for ever).
+* the sentence counts: N/2 articles' in this generation (come in over its first half) and N in
+  the last; and that the one before counted N (what the last one's gate was sized from).
 
 Then it judges the real generated evaluation stream as the service does: a fresh
 ``RedisDeduplicator`` (an empty template cache, like a new process), ``judge_many`` in read
@@ -70,6 +69,7 @@ from services.dedup.redis_near import (
     RedisLayout,
     RedisNearIndex,
     RedisSentenceFrequency,
+    gate_counted,
 )
 from shared.embedded_redis import COMPACT_HASH_ENTRIES
 from shared.messages import ArticleTagged
@@ -81,6 +81,7 @@ KINDS = {
     "anchors (x:)": b"x:",
     "exact hashes (h:)": b"h:",
     "sentence counts (c:)": b"c:",
+    "sentence gates (b:)": b"b:",
     "records (r:)": b"r:",
 }
 
@@ -118,11 +119,16 @@ async def preload(
         items = _synthetic(min(CHUNK, size - offset), offset, rng)
         for b in range(0, len(items), PIPELINE):
             await index.check_and_insert_many(items[b : b + PIPELINE], now=now)
+    # The generation before the last counted a window's articles too, which shows only in the size
+    # of the last one's gate: its own gate has expired by now, and the sentences it saw once left no
+    # count fields. So it is recorded rather than counted (counted, its gate would expire as it is
+    # set, and Redis allocate a new one script after script).
+    for name, value in gate_counted(now // window - 2, size * SYNTHETIC_SENTENCES).items():
+        await client.hset(f"{layout.prefix}meta", name, value)
     # (from, to, articles): this generation's counts come in over its first half, as the clock
     # (and the sweep with it) moves on, so the sweep is half a round into this generation.
     this_generation = now - now % window
     counted = [
-        (now - 2 * window, now - 2 * window, size // 2),
         (now - window, now - window, size),
         (this_generation, now, size - size // 2),
     ]
@@ -161,7 +167,7 @@ async def index_memory(client: aioredis.Redis, layout: RedisLayout, size: int, b
         kinds[kind] = sum(usage) / max(len(picked), 1) * len(keys) / size
         encodings = [await client.object("encoding", k) for k in picked]
         present = [e for e in encodings if e is not None]
-        if present and kind != "records (r:)":
+        if present and kind not in ("records (r:)", "sentence gates (b:)"):  # not hashes
             big[kind] = sum(e == b"hashtable" for e in present) / len(present)
     return Memory(used / size, kinds, big)
 

@@ -149,6 +149,7 @@ if agrees then
   end
 end
 if not agrees then
+  forget()
   hold()
   table.insert(template, 1, 2)
   return template
@@ -175,7 +176,11 @@ end
 -- 5. An outlet learns its template from its articles of different stories: this article's
 -- sentences count if it is the outlet's first article in its story (field 'o:<outlet tag>').
 local story_key = story_prefix .. story
-if outlet ~= 0 and redis.call('HSETNX', story_key, 'o:' .. ARGV[7], '1') == 1 then count(fields) end
+if outlet ~= 0 and redis.call('HSETNX', story_key, 'o:' .. ARGV[7], '1') == 1 then
+  count(fields)
+else
+  forget()  -- (frequent set its sentences' gate bits)
+end
 -- Stale sentence counts go a few hashes at a time, as the clock makes their sweep due.
 sweep_counts()
 

@@ -49,18 +49,23 @@ is read as it is.
   dead anchors.) Every 8th insert sweeps one exact hash. (Redis 6.2 cannot expire single hash
   fields; this is what bounds memory instead.) A bucket's seqs are in insertion order, so its live
   ones are a tail.
-* ``{p}c:<shard>``: per-outlet sentence counts (``RedisSentenceFrequency``), a family grown like
-  the anchors' from 65,536 hashes (so at least 16 bits of a count's 4-byte key choose its hash,
-  and its field is the key's last 2 bytes), by the count fields created in this generation and
-  the last. A field counts the last two generations (``now // window``); once both are older it
-  counts as nothing, like a missing field, but a busy hash never expires whole, so the family's
-  sweep, paced by the clock like the anchors', deletes such fields: a stale field goes within
-  about a window of going stale, so no field outlives its last count by more than three windows
-  (2 live, 1 stale); a hash nobody writes expires whole by then. Memory: the fields counted in
-  the last three windows at most, about 1.75 windows' worth on average; at ~20 sentences per
-  counted article, ~35 fields per article counted in a window. Work: each hash is read once per
-  window, and the hashes grow with the fields, so the sweep's work per article does not depend on
-  the size of the index.
+* ``{p}b:<generation>:<layer>``: per generation, a bitset (string) of the (outlet, sentence) pairs
+  counted once: the gate in front of the counts below, so that a sentence seen once (most of
+  them) costs a bit rather than a field. Sized from the generation before (``GATE_BITS`` bits per
+  sentence it counted), a larger layer added when a generation outgrows it; it expires
+  whole two windows after its generation's start.
+* ``{p}c:<shard>``: per-outlet sentence counts (``RedisSentenceFrequency``) of the sentences seen
+  again, a family grown like the anchors' from 65,536 hashes (so at least 16 bits of a count's
+  4-byte key choose its hash, and its field is the key's last 2 bytes), by the count fields
+  created in this generation and the last. A field counts the last two generations
+  (``now // window``); once both are older it counts as nothing, like a missing field, but a busy
+  hash never expires whole, so the family's sweep, paced by the clock like the anchors', deletes
+  such fields: a stale field goes within about a window of going stale, so no field outlives its
+  last count by more than three windows (2 live, 1 stale); a hash nobody writes expires whole by
+  then. Memory: the fields of sentences seen again in the last three windows at most. (Before the
+  gates every sentence counted had a field: ~35 per article counted in a window, at ~20 sentences
+  an article.) Work: each hash is read once per window, and the hashes grow with the fields, so
+  the sweep's work per article does not depend on the size of the index.
 * ``{p}held:<round>`` (the dedup stage's script only, ``services.dedup.redis_dedup``): the
   content hashes and anchors of the articles a round trip held back, for 60 s.
 * Every hash carries a TTL of at least two windows past its last write, so an index that stops
@@ -118,6 +123,17 @@ ANCHOR_SWEEPS = 2
 # encoding.
 SPLIT_AT = 64
 MAX_SPLITS = 8  # at most this many hashes of a family split by one script
+# The sentence counts' gates (see _SENTENCES): bits per sentence a generation's gate is sized for
+# (one in this many sentences seen once looks seen before), the least and the most bits a layer has
+# (a Redis string holds at most 2^32 bits), and how many bits one BITFIELD command reads or sets.
+GATE_BITS = 32
+GATE_MIN_BITS = 2**20
+GATE_MAX_BITS = 2**32
+GATE_CHUNK = 500
+# A generation that outgrows its gate adds a layer this many times the size of its last: a new wire
+# of a million articles a window starts with GATE_MIN_BITS, and reads six layers, not eleven, for
+# its first two windows (its later gates are sized from the generation before).
+GATE_GROWTH = 4
 # Fields of {p}meta: the clock that the anchors' and the counts' sweeps have reached.
 SWEEP_CLOCKS = ("xu", "cu")
 
@@ -160,7 +176,8 @@ local function write(key, seen, field, value)
 end
 
 local meta_key = p .. 'meta'
-local META_FIELDS = {'seq', 'live', '_g', 'xl', 'xp', 'xc', 'xu', 'cl', 'cp', 'cc', 'cu', 'cg', 'cn', 'cm'}
+local META_FIELDS = {'seq', 'live', '_g', 'xl', 'xp', 'xc', 'xu', 'cl', 'cp', 'cc', 'cu', 'cg', 'cn', 'cm',
+  'bg', 'bm', 'bk', 'bn', 'bt', 'lm', 'lk'}
 local meta, meta_changed = {}, {}
 do
   local values = redis.call('HMGET', meta_key, unpack(META_FIELDS))
@@ -502,27 +519,44 @@ end
 )
 
 # Per-outlet sentence counts. The key f of an (outlet, sentence) is 4 bytes (a little-endian uint32
-# v), a family of hashes grown by linear hashing from 2^16 hashes (``COUNT_HASHES``): its hash is
-# chosen by v's low bits (at least 16, so at its first size the hash is named by f's first two
-# bytes), its field in that hash is f's last two bytes. The value is at * 65536 + last * 256 + this:
-# how many of the outlet's articles carried the sentence in generation ``at`` (this) and in the one
-# before (last), each up to min_articles. ``at`` is the generation modulo 128, so a value fits
-# Redis's 3-byte integer encoding in a compact hash (the full generation number took 4 bytes with
-# the default window, 8 with a window of minutes); no field outlives three windows (below), so 128
-# tell this generation, the last and older ones apart. Values written with the full number (by
-# earlier versions) read the same, since it is taken modulo 128 on reading too. A count covers this
-# generation and the last, so between one and two windows of an outlet's unique articles. One field
-# per sentence keeps a sentence at one command to read it and one to count it. Defines
-# fields_of(blob), frequent(fields) (reads, and remembers what it read), count(fields) (and grows
-# the family) and sweep_counts(). Needs the locals of _COMMON and min_articles (at most 255).
+# v). Most sentences are an outlet's once only, so the first time a generation (``now // window``)
+# sees one, it only sets the sentence's bit in that generation's gate (below); a sentence whose bit
+# is set already is counted in a family of hashes grown by linear hashing from 2^16 hashes
+# (``COUNT_HASHES``): its hash is chosen by v's low bits (at least 16, so at its first size the hash
+# is named by f's first two bytes), its field in that hash is f's last two bytes. The value is
+# at * 65536 + last * 256 + this: how many more of the outlet's articles carried the sentence in
+# generation ``at`` (this) and in the one before (last), each up to min_articles. ``at`` is the
+# generation modulo 128, so a value fits Redis's 3-byte integer encoding in a compact hash; no field
+# outlives three windows (below), so 128 tell this generation, the last and older ones apart.
+# Values written with the full number (by earlier versions) read the same, since it is taken modulo
+# 128 on reading too. So the articles that carried a sentence in this generation and the last are
+# its two gate bits plus its count, and a count covers between one and two windows of an outlet's
+# unique articles. (Counts that earlier versions wrote, before the gates, counted the first article
+# too: with the gates' bits, unset for them, they add up the same.) Defines fields_of(blob),
+# frequent(fields) (reads, and remembers what it read), count(fields) (and grows the family) and
+# sweep_counts(). Needs the locals of _COMMON and min_articles (at most 255).
 #
-# A field both of whose counts are older than the generations read counts as 0, exactly like a
-# missing field, but busy hashes never expire whole, so such fields are deleted by
-# the family's sweep, paced by the clock (sweep_paced): so the work per article is the fields of
-# one window's hashes divided by the articles of a window, whatever the size of the index. How
-# many fields the family holds, for its growth: those it created in this generation and the last
-# (meta fields cn and cm; cg: the generation of cn).
-_SENTENCES = """
+# A gate is a bitset per generation: a sentence's bit is v modulo the gate's size, so another
+# sentence's bit makes one look seen a generation early ~1/GATE_BITS of the time (then it is counted
+# from its first article, and may be taken for template one article early). A generation's gate is
+# sized from the sentences the one before set (GATE_BITS bits each, GATE_MIN_BITS at least), so that
+# its memory and its share of wrong bits follow what the wire carries; when a generation sets more
+# than that, its gate gets another layer GATE_GROWTH times the size (layer n:
+# {p}b:<generation>:<n>), which new bits go to and every read looks in. Meta fields: bg (the gates'
+# generation: it never goes back, should a replica's clock lag), bm and bk (its first layer's size
+# and its layers), bn (bits set in its last layer), bt (in all of them); lm and lk (the last
+# generation's). frequent() sets the article's bits in this generation's last layer as it reads
+# them (one command, not a read and a write later); count() keeps them, forget() takes them back,
+# and a script calls one of the two after frequent(). A gate lives two windows past its
+# generation's start, then expires whole: it needs no sweep. Only the hashes do: a field both of
+# whose counts are older than the generations read counts as 0, exactly like a missing field, but
+# busy hashes never expire whole, so such fields are deleted by the family's sweep, paced by the
+# clock (sweep_paced): so the work per article is the fields of one window's hashes divided by
+# the articles of a window, whatever the size of the index. How many fields the family holds, for
+# its growth: those it created in this generation and the last (meta fields cn and cm; cg: the
+# generation of cn).
+_SENTENCES = (
+    """
 local counts_prefix = p .. 'c:'
 local count_shape = shape_of('cl', 'cp', COUNT_LEVEL)
 local read = {}
@@ -542,22 +576,142 @@ local function count_stale(value)
   return at ~= this_gen and at ~= last_gen and at ~= next_gen
 end
 
-local function frequent(fields)
-  local found = {}
-  for _, f in ipairs(fields) do
-    local key = counts_prefix .. shard_name(shard_of(count_shape, struct.unpack('<I4', f)))
-    local field = string.sub(f, 3, 4)
-    local values = redis.call('HMGET', key, field, '_g')
-    local v = tonumber(values[1]) or 0
-    local at, this, last = gen_of(v), v % 256, math.floor(v / 256) % 256
-    -- this and last as of this generation
-    if at == last_gen then
-      this, last = 0, this
-    elseif at ~= this_gen then
-      this, last = 0, 0
+-- The gates of this generation and the last: {generation, first layer's size, layers}.
+local gate_at = math.max(gen, tonumber(meta.bg) or gen)
+if tonumber(meta.bg) ~= gate_at then
+  local carried = tonumber(meta.bg) == gate_at - 1
+  set_meta('lm', carried and meta.bm or '0')
+  set_meta('lk', carried and meta.bk or '0')
+  -- Sized to three significant bits: a wire as busy as in the generation before gets a gate of the
+  -- same size, whose bits' offsets are the same text (made once for both gates).
+  local size = math.max(GATE_MIN_BITS, GATE_BITS * (carried and tonumber(meta.bt) or 0))
+  local step = 2 ^ math.max(0, math.floor(math.log(size) / math.log(2)) - 2)
+  set_meta('bm', int(math.min(GATE_MAX_BITS, math.ceil(size / step) * step)))
+  set_meta('bk', '1')
+  set_meta('bn', '0')
+  set_meta('bt', '0')
+  set_meta('bg', int(gate_at))
+end
+local gates = {
+  {gate_at, tonumber(meta.bm), tonumber(meta.bk)},
+  {gate_at - 1, tonumber(meta.lm) or 0, tonumber(meta.lk) or 0},
+}
+local function layer_size(gate, layer) return math.min(GATE_MAX_BITS, gate[2] * GATE_GROWTH ^ layer) end
+local function gate_key(gate, layer) return p .. 'b:' .. int(gate[1]) .. ':' .. int(layer) end
+local offsets = {}  -- per layer size, each value's bit offset as text
+local function bits_of(values, size)
+  local found = offsets[size]
+  if not found then
+    found = {}
+    for i, v in ipairs(values) do found[i] = int(v % size) end
+    offsets[size] = found
+  end
+  return found
+end
+-- BITFIELD on a gate's layer: op ('GET', or 'SET' and value) on the bits of values (those at the
+-- positions listed in only, if given); their old bits.
+local function gate_bits(gate, layer, values, op, value, only)
+  local at, key, bits = bits_of(values, layer_size(gate, layer)), gate_key(gate, layer), {}
+  local picked = only
+  if not picked then
+    picked = {}
+    for i = 1, #values do picked[i] = i end
+  end
+  for first = 1, #picked, GATE_CHUNK do
+    local args = {}
+    for n = first, math.min(first + GATE_CHUNK - 1, #picked) do
+      args[#args + 1] = op
+      args[#args + 1] = 'u1'
+      args[#args + 1] = at[picked[n]]
+      if value then args[#args + 1] = value end
     end
-    read[f] = {key, field, this, last, values[2]}
-    if this + last >= min_articles then found[#found + 1] = f end
+    for _, bit in ipairs(redis.call('BITFIELD', key, unpack(args))) do bits[#bits + 1] = bit end
+  end
+  return bits
+end
+
+-- This article's sentences: values, and which bits of this generation's last layer frequent() set.
+local marked, marked_values = {}, {}
+-- Per value, how many of the two gates had its bit set (0, 1 or 2), and whether this one had. Sets
+-- the bits in this generation's last layer on the way (one command instead of a read now and a
+-- write later): count() keeps them, forget() takes them back.
+local function gated(values)
+  local seen, seen_now = {}, {}
+  for i = 1, #values do seen[i] = 0 end
+  for g, gate in ipairs(gates) do
+    local found = {}
+    for layer = 0, gate[3] - 1 do
+      local last_layer = g == 1 and layer == gate[3] - 1
+      local old = gate_bits(gate, layer, values, last_layer and 'SET' or 'GET', last_layer and '1' or nil)
+      for i, bit in ipairs(old) do
+        if bit == 1 then
+          found[i] = true
+        elseif last_layer then
+          marked[#marked + 1] = i
+        end
+      end
+    end
+    for i in pairs(found) do
+      seen[i] = seen[i] + 1
+      if g == 1 then seen_now[i] = true end
+    end
+  end
+  marked_values = values
+  return seen, seen_now
+end
+-- Takes back the bits frequent() set: the article is not counted.
+local function forget()
+  if #marked == 0 then return end
+  local gate = gates[1]
+  local layer = gate[3] - 1
+  if tonumber(meta.bn) == 0 then  -- (a layer no article was counted in yet: see keep_marked)
+    redis.call('EXPIREAT', gate_key(gate, layer), int((gate[1] + 2) * window + 1))
+  end
+  gate_bits(gate, layer, marked_values, 'SET', '0', marked)
+  marked = {}
+end
+-- Keeps the bits frequent() set: a layer that holds its share gets a successor GATE_GROWTH times
+-- its size (none past GATE_MAX_BITS: the last one fills up instead).
+local function keep_marked()
+  if #marked == 0 then return end
+  local gate = gates[1]
+  local layer = gate[3] - 1
+  local in_layer = tonumber(meta.bn) + #marked
+  set_meta('bt', int(tonumber(meta.bt) + #marked))
+  if in_layer == #marked then  -- the layer's first bits: it lives two windows past its generation
+    redis.call('EXPIREAT', gate_key(gate, layer), int((gate[1] + 2) * window + 1))
+  end
+  if in_layer * GATE_BITS >= layer_size(gate, layer) and layer_size(gate, layer) < GATE_MAX_BITS then
+    set_meta('bk', int(gate[3] + 1))
+    in_layer = 0
+  end
+  set_meta('bn', int(in_layer))
+  marked = {}
+end
+
+local function frequent(fields)
+  local values = {}
+  for i, f in ipairs(fields) do values[i] = struct.unpack('<I4', f) end
+  local seen, seen_now = gated(values)
+  local found = {}
+  for i, f in ipairs(fields) do
+    local known = {opened = seen_now[i], this = 0, last = 0}
+    if seen[i] > 0 then  -- only a sentence seen before has a count
+      known.key = counts_prefix .. shard_name(shard_of(count_shape, values[i]))
+      known.field = string.sub(f, 3, 4)
+      local stored = redis.call('HMGET', known.key, known.field, '_g')
+      local v = tonumber(stored[1]) or 0
+      local at, this, last = gen_of(v), v % 256, math.floor(v / 256) % 256
+      -- this and last as of this generation
+      if at == last_gen then
+        this, last = 0, this
+      elseif at ~= this_gen then
+        this, last = 0, 0
+      end
+      known.this, known.last, known.seen = this, last, stored[2]
+    end
+    read[f] = known
+    if seen[i] + known.this + known.last >= min_articles then found[#found + 1] = f end
   end
   return found
 end
@@ -566,12 +720,14 @@ local function count(fields)
   local added = 0
   for _, f in ipairs(fields) do
     local known = read[f]
-    -- Once this generation's count reaches min_articles, more tells nothing, now or next window.
-    if known[3] < min_articles then
-      local value = int(this_gen * 65536 + known[4] * 256 + known[3] + 1)
-      added = added + write(known[1], known[5], known[2], value)
+    -- The first time this generation, its gate bit (set by frequent) is its count. Once this
+    -- generation's count reaches min_articles, more tells nothing, now or next window.
+    if known.opened and known.this < min_articles then
+      local value = int(this_gen * 65536 + known.last * 256 + known.this + 1)
+      added = added + write(known.key, known.seen, known.field, value)
     end
   end
+  keep_marked()
   local counted_in = tonumber(meta.cg)
   if counted_in ~= gen then
     set_meta('cm', counted_in == gen - 1 and (meta.cn or '0') or '0')
@@ -603,7 +759,20 @@ local function sweep_counts()
   sweep_paced(hashes_of(count_shape), window, 'cc', 'cu', sweep_count_hash)
 end
 """.replace("COUNT_LEVEL", str(COUNT_HASHES.bit_length() - 1))
+    .replace("GATE_BITS", str(GATE_BITS))
+    .replace("GATE_MIN_BITS", str(GATE_MIN_BITS))
+    .replace("GATE_MAX_BITS", str(GATE_MAX_BITS))
+    .replace("GATE_CHUNK", str(GATE_CHUNK))
+    .replace("GATE_GROWTH", str(GATE_GROWTH))
+)
 MAX_MIN_ARTICLES = 255  # a count has 8 bits
+
+
+def gate_counted(generation: int, sentences: int) -> dict[str, int]:
+    """The fields of ``{p}meta`` that say generation ``generation``'s gate (one layer) set
+    ``sentences`` bits: what the next generation's gate is sized from (``_SENTENCES``). For
+    pre-loading an index as of a later generation."""
+    return {"bg": generation, "bm": GATE_MIN_BITS, "bk": 1, "bn": sentences, "bt": sentences}
 
 
 def valid_min_articles(min_articles: int) -> int:
@@ -682,6 +851,8 @@ if counting then
   count(fields)
   sweep_counts()
   save_meta()
+else
+  forget()
 end
 return found
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 from typing import cast
 
 import pytest
@@ -19,6 +20,8 @@ from services.dedup.near import (
 from services.dedup.redis_near import (
     ANCHOR_SWEEPS,
     COUNT_HASHES,
+    GATE_BITS,
+    GATE_MIN_BITS,
     MAX_SPLITS,
     RECORD_BLOCK,
     SWEEP_BATCH,
@@ -421,9 +424,11 @@ async def test_the_sentence_count_hashes_split_and_keep_their_counts(redis_clien
     early = frozenset(range(500))
     await frequency.count_many([("Outlet S", early)] * 2, now=NOW)  # counted twice: frequent
     # Past COUNT_HASHES fields (split_at 1), then many scripts: each splits up to MAX_SPLITS hashes.
+    # Each filler is counted twice: a sentence seen once has only its gate bit, no count field.
     fillers = [("Outlet F", frozenset(range(1000 * n, 1000 * n + 1000))) for n in range(1, 70)]
     fillers += [("Outlet G", frozenset({n})) for n in range(2000)]
-    await frequency.count_many(fillers, now=NOW)
+    once = frozenset(range(100_000, 100_100))
+    await frequency.count_many([*fillers, *fillers, ("Outlet H", once)], now=NOW)
 
     split = int(await redis_client.hget(f"{layout.prefix}meta", "cp") or 0)
     assert split >= 2000 * MAX_SPLITS // 2
@@ -431,7 +436,7 @@ async def test_the_sentence_count_hashes_split_and_keep_their_counts(redis_clien
     named_past_first = [key for key in counts if len(key) == len(f"{layout.prefix}c:") + 4]
     assert len(named_past_first) > split // 2  # the hashes split off (numbers past 65,535)
     assert await frequency.frequent("Outlet S", early, now=NOW) == early
-    assert await frequency.frequent("Outlet F", frozenset(range(1000, 1100)), now=NOW) == frozenset()
+    assert await frequency.frequent("Outlet H", once, now=NOW) == frozenset()
 
 
 def _anchor_shard(key: bytes, prefix: str) -> int:
@@ -489,7 +494,7 @@ async def test_the_sentence_count_hashes_merge_back_and_keep_their_counts(
     frequency = RedisSentenceFrequency(redis_client, layout)
     burst = [("Outlet F", frozenset(range(1000 * n, 1000 * n + 1000))) for n in range(1, 70)]
     burst += [("Outlet G", frozenset({n})) for n in range(2000)]
-    await frequency.count_many(burst, now=NOW)
+    await frequency.count_many(burst * 2, now=NOW)  # seen twice: each has a count field
     early = frozenset(range(500))
     await frequency.count_many([("Outlet S", early)] * 2, now=NOW + layout.window_seconds)
     base = COUNT_HASHES.bit_length() - 1
@@ -529,7 +534,7 @@ async def test_a_count_holds_its_generation_modulo_128_and_reads_a_full_one_too(
     counts."""
     frequency = RedisSentenceFrequency(redis_client, layout)
     gen = int(NOW) // layout.window_seconds
-    await frequency.count_many([("Outlet N", frozenset({1}))], now=NOW)
+    await frequency.count_many([("Outlet N", frozenset({1}))] * 2, now=NOW)  # the first: its gate bit
     assert await _count_fields(redis_client, layout.prefix, "Outlet N", frozenset({1})) == {
         1: (gen % 128) * 65536 + 1
     }
@@ -617,11 +622,82 @@ async def test_a_hash_ttl_is_renewed_once_per_generation(
     (field,) = sentence_fields("Outlet R", keys)
     packed = struct.pack("<I", field)
     hash_key = layout.prefix.encode() + b"c:" + packed[:2]
+    await frequency.count("Outlet R", keys, now=start + 5)  # seen once: its gate bit only
     await frequency.count("Outlet R", keys, now=start + 10)
     assert await redis_client.ttl(hash_key) > window  # renewed: at least two windows ahead
     await redis_client.expire(hash_key, 1000)
     await frequency.count("Outlet Q", keys, now=start + 20)  # another outlet, the same generation
     await frequency.count("Outlet R", keys, now=start + 30)
     assert 0 < await redis_client.ttl(hash_key) <= 1000
-    await frequency.count("Outlet R", keys, now=start + window + 10)  # the next generation
+    await frequency.count("Outlet R", keys, now=start + window + 5)  # the next generation: its gate
+    await frequency.count("Outlet R", keys, now=start + window + 10)
     assert await redis_client.ttl(hash_key) > 1000
+
+
+async def test_a_sentence_seen_once_has_its_gate_bit_and_no_count(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """A sentence an outlet carries once sets a bit of its generation's gate and writes no count
+    field; the second article with it writes the count, and from the third on it is template. The
+    gate expires two windows past its generation's start. Asking alone sets no bit."""
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    keys = frozenset(range(40))
+    gen = int(NOW) // layout.window_seconds
+    gate = f"{layout.prefix}b:{gen}:0"
+    assert await frequency.frequent("Outlet S", keys, now=NOW) == frozenset()
+    assert await redis_client.bitcount(gate) == 0  # asking sets nothing
+    await frequency.count("Outlet S", keys, now=NOW)
+    assert await _hashes(redis_client, layout, b"c:") == {}
+    assert await redis_client.bitcount(gate) == len(keys)
+    expires_at = (gen + 2) * layout.window_seconds + 1  # Redis 6.2 has no EXPIRETIME
+    assert abs(time.time() + await redis_client.ttl(gate) - expires_at) <= 5
+    assert await frequency.frequent("Outlet S", keys, now=NOW) == frozenset()
+
+    await frequency.count("Outlet S", keys, now=NOW)
+    assert len(await _count_fields(redis_client, layout.prefix, "Outlet S", keys)) == len(keys)
+    assert await frequency.frequent("Outlet S", keys, now=NOW) == keys
+    assert await frequency.frequent("Outlet T", keys, now=NOW) == frozenset()  # another outlet's
+
+
+async def test_a_gate_is_sized_from_the_generation_before_and_grows_layers(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """A generation that sets more bits than its gate was sized for adds a larger layer; the next
+    generation's gate is sized from the bits the last one set, and reads the last one's
+    layers: a sentence seen once in each generation counts twice."""
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    window = layout.window_seconds
+    start = (NOW // window) * window
+    meta = f"{layout.prefix}meta"
+    filled = (GATE_MIN_BITS // GATE_BITS // 1000 + 2) * 1000  # past the first layer's share
+    await frequency.count_many(
+        [("Outlet F", frozenset(range(n, n + 1000))) for n in range(0, filled, 1000)], now=start
+    )
+    first = await redis_client.hmget(meta, ["bm", "bk", "bt"])
+    assert (int(first[0]), int(first[1])) == (GATE_MIN_BITS, 2)
+    set_bits = int(first[2])
+    assert filled * 0.95 < set_bits <= filled  # a few bits were another sentence's already
+
+    await frequency.count("Outlet S", frozenset({7}), now=start + window - 1)  # in the second layer
+    await frequency.count("Outlet S", frozenset({7}), now=start + window + 1)  # the next generation
+    grown = await redis_client.hmget(meta, ["bm", "bk", "lm", "lk"])
+    wanted = (set_bits + 1) * GATE_BITS
+    step = 2 ** (wanted.bit_length() - 3)  # to three significant bits
+    assert [int(value) for value in grown] == [-(-wanted // step) * step, 1, GATE_MIN_BITS, 2]
+    assert await frequency.frequent("Outlet S", frozenset({7}), now=start + window + 2) == {7}
+
+
+async def test_a_lagging_clock_does_not_take_the_gates_back(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """A replica whose clock is a little behind, across a generation's start, counts in the newer
+    generation's gate: the gates' generation never goes back."""
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    window = layout.window_seconds
+    boundary = (NOW // window + 1) * window
+    await frequency.count("Outlet S", frozenset({1}), now=boundary + 1)
+    await frequency.count("Outlet S", frozenset({2}), now=boundary - 1)  # the lagging replica
+    gen = int(boundary) // window
+    assert int(await redis_client.hget(f"{layout.prefix}meta", "bg") or 0) == gen
+    assert await redis_client.bitcount(f"{layout.prefix}b:{gen}:0") == 2
+    assert not await redis_client.exists(f"{layout.prefix}b:{gen - 1}:0")
