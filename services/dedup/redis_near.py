@@ -52,8 +52,8 @@ is read as it is.
 * ``{p}b:<generation>:<layer>``: per generation, a bitset (string) of the (outlet, sentence) pairs
   counted once: the gate in front of the counts below, so that a sentence seen once (most of
   them) costs a bit rather than a field. Sized from the generation before (``GATE_BITS`` bits per
-  sentence it counted), a larger layer added when a generation outgrows it; it expires
-  whole two windows after its generation's start.
+  sentence it counted), a larger layer added when a generation outgrows it; deleted when the
+  generation after the next begins (and set to expire then).
 * ``{p}c:<shard>``: per-outlet sentence counts (``RedisSentenceFrequency``) of the sentences seen
   again, a family grown like the anchors' from 65,536 hashes (so at least 16 bits of a count's
   4-byte key choose its hash, and its field is the key's last 2 bytes), by the count fields
@@ -177,7 +177,7 @@ end
 
 local meta_key = p .. 'meta'
 local META_FIELDS = {'seq', 'live', '_g', 'xl', 'xp', 'xc', 'xu', 'cl', 'cp', 'cc', 'cu', 'cg', 'cn', 'cm',
-  'bg', 'bm', 'bk', 'bn', 'bt', 'lm', 'lk'}
+  'bg', 'bm', 'bk', 'bn', 'bt', 'lm', 'lk', 'gs'}
 local meta, meta_changed = {}, {}
 do
   local values = redis.call('HMGET', meta_key, unpack(META_FIELDS))
@@ -532,9 +532,10 @@ end
 # 128 on reading too. So the articles that carried a sentence in this generation and the last are
 # its two gate bits plus its count, and a count covers between one and two windows of an outlet's
 # unique articles. (Counts that earlier versions wrote, before the gates, counted the first article
-# too: with the gates' bits, unset for them, they add up the same.) Defines fields_of(blob),
-# frequent(fields) (reads, and remembers what it read), count(fields) (and grows the family) and
-# sweep_counts(). Needs the locals of _COMMON and min_articles (at most 255).
+# too: with the gates' bits, unset for them, they add up the same; they are read whatever the gates
+# say until they are stale, meta field gs below.) Defines fields_of(blob), frequent(fields) (reads,
+# and remembers what it read), count(fields) (and grows the family) and sweep_counts(). Needs the
+# locals of _COMMON and min_articles (at most 255).
 #
 # A gate is a bitset per generation: a sentence's bit is v modulo the gate's size, so another
 # sentence's bit makes one look seen a generation early ~1/GATE_BITS of the time (then it is counted
@@ -545,10 +546,13 @@ end
 # {p}b:<generation>:<n>), which new bits go to and every read looks in. Meta fields: bg (the gates'
 # generation: it never goes back, should a replica's clock lag), bm and bk (its first layer's size
 # and its layers), bn (bits set in its last layer), bt (in all of them); lm and lk (the last
-# generation's). frequent() sets the article's bits in this generation's last layer as it reads
-# them (one command, not a read and a write later); count() keeps them, forget() takes them back,
-# and a script calls one of the two after frequent(). A gate lives two windows past its
-# generation's start, then expires whole: it needs no sweep. Only the hashes do: a field both of
+# generation's); gs (the first gate's generation, in an index that counted before it had gates:
+# for two generations from it every count is read, whatever the gates say, since those counts
+# hold first articles that no gate bit stands for). frequent() sets the article's bits in this
+# generation's last layer as it reads them (one command, not a read and a write later); count()
+# keeps them, forget() takes them back, and a script calls one of the two after frequent(). A gate
+# is deleted when the generation after the next begins (it expires then too, should none begin):
+# it needs no sweep. Only the hashes do: a field both of
 # whose counts are older than the generations read counts as 0, exactly like a missing field, but
 # busy hashes never expire whole, so such fields are deleted by the family's sweep, paced by the
 # clock (sweep_paced): so the work per article is the fields of one window's hashes divided by
@@ -579,7 +583,17 @@ end
 -- The gates of this generation and the last: {generation, first layer's size, layers}.
 local gate_at = math.max(gen, tonumber(meta.bg) or gen)
 if tonumber(meta.bg) ~= gate_at then
+  -- The first gate of an index that counted before gates: its counts hold first articles too, and
+  -- those of a sentence whose gate bit is not set must be read as well until they are stale.
+  if not meta.bg and meta.cg then set_meta('gs', int(gate_at)) end
   local carried = tonumber(meta.bg) == gate_at - 1
+  -- The gate read as the last one until now is read no more: freed now rather than when Redis's
+  -- expiry finds it (it samples keys with a TTL, and may take minutes to hit one of a million).
+  if carried then
+    for layer = 0, (tonumber(meta.lk) or 0) - 1 do
+      redis.call('UNLINK', p .. 'b:' .. int(gate_at - 2) .. ':' .. int(layer))
+    end
+  end
   set_meta('lm', carried and meta.bm or '0')
   set_meta('lk', carried and meta.bk or '0')
   -- Sized to three significant bits: a wire as busy as in the generation before gets a gate of the
@@ -592,6 +606,9 @@ if tonumber(meta.bg) ~= gate_at then
   set_meta('bt', '0')
   set_meta('bg', int(gate_at))
 end
+-- Counts written before the gates (for two generations after the first gate) are read whatever
+-- the gate says.
+local counted_before_gates = gen < (tonumber(meta.gs) or -2) + 2
 local gates = {
   {gate_at, tonumber(meta.bm), tonumber(meta.bk)},
   {gate_at - 1, tonumber(meta.lm) or 0, tonumber(meta.lk) or 0},
@@ -696,7 +713,7 @@ local function frequent(fields)
   local found = {}
   for i, f in ipairs(fields) do
     local known = {opened = seen_now[i], this = 0, last = 0}
-    if seen[i] > 0 then  -- only a sentence seen before has a count
+    if seen[i] > 0 or counted_before_gates then  -- only a sentence seen before has a count
       known.key = counts_prefix .. shard_name(shard_of(count_shape, values[i]))
       known.field = string.sub(f, 3, 4)
       local stored = redis.call('HMGET', known.key, known.field, '_g')

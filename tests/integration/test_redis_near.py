@@ -701,3 +701,43 @@ async def test_a_lagging_clock_does_not_take_the_gates_back(
     assert int(await redis_client.hget(f"{layout.prefix}meta", "bg") or 0) == gen
     assert await redis_client.bitcount(f"{layout.prefix}b:{gen}:0") == 2
     assert not await redis_client.exists(f"{layout.prefix}b:{gen - 1}:0")
+
+
+async def test_counts_written_before_the_gates_are_read_until_they_are_stale(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """In an index that counted before it had gates, every count is read whatever the gates say for
+    two generations from its first gate (those counts hold first articles, for which no gate bit
+    is set), so an outlet's template stays its template across the upgrade; after that a sentence
+    without a gate bit is not looked up."""
+    window = layout.window_seconds
+    start = (NOW // window) * window
+    gen = int(start) // window
+    await redis_client.hset(f"{layout.prefix}meta", "cg", gen)  # it counted before the gates
+    (field,) = sentence_fields("Outlet O", [5])
+    packed = struct.pack("<I", field)
+    key = layout.prefix.encode() + b"c:" + packed[:2]
+    await redis_client.hset(key, packed[2:], (gen % 128) * 65536 + 2)  # in two articles: template
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    await frequency.count("Outlet P", frozenset({9}), now=start + 1)  # the first gate
+    assert await frequency.frequent("Outlet O", frozenset({5}), now=start + 2) == {5}
+
+    later = start + 2 * window + 1
+    await frequency.count("Outlet P", frozenset({9}), now=later)
+    await redis_client.hset(key, packed[2:], ((gen + 2) % 128) * 65536 + 2)  # as if written so then
+    assert await frequency.frequent("Outlet O", frozenset({5}), now=later) == frozenset()
+
+
+async def test_a_gate_two_generations_back_is_freed_when_the_next_begins(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """When a generation's gate begins, the one two generations back (read as the last one until
+    then) is deleted, not left for Redis's expiry to find."""
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    window = layout.window_seconds
+    start = (NOW // window) * window
+    gen = int(start) // window
+    for step in range(3):
+        await frequency.count("Outlet S", frozenset({step}), now=start + step * window + 1)
+    assert not await redis_client.exists(f"{layout.prefix}b:{gen}:0")
+    assert await redis_client.exists(f"{layout.prefix}b:{gen + 1}:0", f"{layout.prefix}b:{gen + 2}:0") == 2
