@@ -581,6 +581,7 @@ local function count_stale(value)
 end
 
 -- The gates of this generation and the last: {generation, first layer's size, layers}.
+local function gate_key(generation, layer) return p .. 'b:' .. int(generation) .. ':' .. int(layer) end
 local gate_at = math.max(gen, tonumber(meta.bg) or gen)
 if tonumber(meta.bg) ~= gate_at then
   -- The first gate of an index that counted before gates: its counts hold first articles too, and
@@ -591,7 +592,7 @@ if tonumber(meta.bg) ~= gate_at then
   -- expiry finds it (it samples keys with a TTL, and may take minutes to hit one of a million).
   if carried then
     for layer = 0, (tonumber(meta.lk) or 0) - 1 do
-      redis.call('UNLINK', p .. 'b:' .. int(gate_at - 2) .. ':' .. int(layer))
+      redis.call('UNLINK', gate_key(gate_at - 2, layer))
     end
   end
   set_meta('lm', carried and meta.bm or '0')
@@ -614,7 +615,10 @@ local gates = {
   {gate_at - 1, tonumber(meta.lm) or 0, tonumber(meta.lk) or 0},
 }
 local function layer_size(gate, layer) return math.min(GATE_MAX_BITS, gate[2] * GATE_GROWTH ^ layer) end
-local function gate_key(gate, layer) return p .. 'b:' .. int(gate[1]) .. ':' .. int(layer) end
+-- A layer lives until the generation after the next begins (which deletes it, below).
+local function gate_expires(gate, layer)
+  redis.call('EXPIREAT', gate_key(gate[1], layer), int((gate[1] + 2) * window + 1))
+end
 local offsets = {}  -- per layer size, each value's bit offset as text
 local function bits_of(values, size)
   local found = offsets[size]
@@ -628,7 +632,7 @@ end
 -- BITFIELD on a gate's layer: op ('GET', or 'SET' and value) on the bits of values (those at the
 -- positions listed in only, if given); their old bits.
 local function gate_bits(gate, layer, values, op, value, only)
-  local at, key, bits = bits_of(values, layer_size(gate, layer)), gate_key(gate, layer), {}
+  local at, key, bits = bits_of(values, layer_size(gate, layer)), gate_key(gate[1], layer), {}
   local picked = only
   if not picked then
     picked = {}
@@ -681,9 +685,7 @@ local function forget()
   if #marked == 0 then return end
   local gate = gates[1]
   local layer = gate[3] - 1
-  if tonumber(meta.bn) == 0 then  -- (a layer no article was counted in yet: see keep_marked)
-    redis.call('EXPIREAT', gate_key(gate, layer), int((gate[1] + 2) * window + 1))
-  end
+  if tonumber(meta.bn) == 0 then gate_expires(gate, layer) end  -- (no article counted in it yet)
   gate_bits(gate, layer, marked_values, 'SET', '0', marked)
   marked = {}
 end
@@ -695,9 +697,7 @@ local function keep_marked()
   local layer = gate[3] - 1
   local in_layer = tonumber(meta.bn) + #marked
   set_meta('bt', int(tonumber(meta.bt) + #marked))
-  if in_layer == #marked then  -- the layer's first bits: it lives two windows past its generation
-    redis.call('EXPIREAT', gate_key(gate, layer), int((gate[1] + 2) * window + 1))
-  end
+  if in_layer == #marked then gate_expires(gate, layer) end  -- the layer's first bits
   if in_layer * GATE_BITS >= layer_size(gate, layer) and layer_size(gate, layer) < GATE_MAX_BITS then
     set_meta('bk', int(gate[3] + 1))
     in_layer = 0
