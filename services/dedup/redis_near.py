@@ -130,9 +130,12 @@ GATE_BITS = 32
 GATE_MIN_BITS = 2**20
 GATE_MAX_BITS = 2**32
 GATE_CHUNK = 500
-# A generation that outgrows its gate adds a layer this many times the size of its last: a new wire
-# of a million articles a window starts with GATE_MIN_BITS, and reads six layers, not eleven, for
-# its first two windows (its later gates are sized from the generation before).
+# A generation that outgrows its gate adds a layer sized for the rest of the generation at its pace
+# so far, with this much to spare (a pace read from part of a generation is rough)...
+GATE_HEADROOM = 1.25
+# ...and at most this many times the size of its last: a new wire of a million articles a window
+# starts with GATE_MIN_BITS, and reads six layers, not eleven, for its first two windows (its later
+# gates are sized from the generation before).
 GATE_GROWTH = 4
 # Fields of {p}meta: the clock that the anchors' and the counts' sweeps have reached.
 SWEEP_CLOCKS = ("xu", "cu")
@@ -177,7 +180,7 @@ end
 
 local meta_key = p .. 'meta'
 local META_FIELDS = {'seq', 'live', '_g', 'xl', 'xp', 'xc', 'xu', 'cl', 'cp', 'cc', 'cu', 'cg', 'cn', 'cm',
-  'bg', 'bm', 'bk', 'bn', 'bt', 'lm', 'lk', 'gs'}
+  'bg', 'bz', 'bm', 'bk', 'bn', 'bt', 'bf', 'lz', 'lm', 'lk', 'gs'}
 local meta, meta_changed = {}, {}
 do
   local values = redis.call('HMGET', meta_key, unpack(META_FIELDS))
@@ -542,11 +545,13 @@ end
 # from its first article, and may be taken for template one article early). A generation's gate is
 # sized from the sentences the one before set (GATE_BITS bits each, GATE_MIN_BITS at least), so that
 # its memory and its share of wrong bits follow what the wire carries; when a generation sets more
-# than that, its gate gets another layer GATE_GROWTH times the size (layer n:
-# {p}b:<generation>:<n>), which new bits go to and every read looks in. Meta fields: bg (the gates'
-# generation: it never goes back, should a replica's clock lag), bm and bk (its first layer's size
-# and its layers), bn (bits set in its last layer), bt (in all of them); lm and lk (the last
-# generation's); gs (the first gate's generation, in an index that counted before it had gates:
+# than that, its gate gets another layer (layer n: {p}b:<generation>:<n>), sized for the rest of the
+# generation at its pace so far (next_layer_size), which new bits go to and every read looks in.
+# Meta fields: bg (the gates' generation: it never goes back, should a replica's clock lag), bz
+# (its layers' sizes; versions before kept bm and bk, the first one's size and how many, each
+# GATE_GROWTH times the one before, and their meta is read so until its next generation), bn (bits
+# set in its last layer), bt (in all of them), bf (when it began); lz (the last generation's
+# sizes; or lm and lk); gs (the first gate's generation, in an index that counted before it had gates:
 # for two generations from it every count is read, whatever the gates say, since those counts
 # hold first articles that no gate bit stands for). frequent() sets the article's bits in this
 # generation's last layer as it reads them (one command, not a read and a write later); count()
@@ -580,8 +585,34 @@ local function count_stale(value)
   return at ~= this_gen and at ~= last_gen and at ~= next_gen
 end
 
--- The gates of this generation and the last: {generation, first layer's size, layers}.
+-- The gates of this generation and the last: {generation, the layers' sizes}.
 local function gate_key(generation, layer) return p .. 'b:' .. int(generation) .. ':' .. int(layer) end
+-- A gate's layers' sizes, as meta lists them (text: sizes, comma-separated), or as versions before
+-- it kept them: the first layer's size and how many layers, each GATE_GROWTH times the one before.
+local function sizes_of(listed, first, layers)
+  local sizes = {}
+  if listed then
+    for size in string.gmatch(listed, '%d+') do sizes[#sizes + 1] = tonumber(size) end
+  else
+    for layer = 0, (tonumber(layers) or 0) - 1 do
+      sizes[#sizes + 1] = math.min(GATE_MAX_BITS, tonumber(first) * GATE_GROWTH ^ layer)
+    end
+  end
+  return sizes
+end
+local function listing(sizes)
+  local texts = {}
+  for i, size in ipairs(sizes) do texts[i] = int(size) end
+  return table.concat(texts, ',')
+end
+-- A layer's size for `bits` bits (GATE_BITS each), between GATE_MIN_BITS and `most`, rounded up to
+-- three significant bits: a wire as busy as in the generation before gets a gate of the same size,
+-- whose bits' offsets are the same text (made once for both gates).
+local function gate_size(bits, most)
+  local size = math.max(GATE_MIN_BITS, GATE_BITS * bits)
+  local step = 2 ^ math.max(0, math.floor(math.log(size) / math.log(2)) - 2)
+  return math.min(most, math.ceil(size / step) * step)
+end
 local gate_at = math.max(gen, tonumber(meta.bg) or gen)
 if tonumber(meta.bg) ~= gate_at then
   -- The first gate of an index that counted before gates: its counts hold first articles too, and
@@ -591,30 +622,25 @@ if tonumber(meta.bg) ~= gate_at then
   -- The gate read as the last one until now is read no more: freed now rather than when Redis's
   -- expiry finds it (it samples keys with a TTL, and may take minutes to hit one of a million).
   if carried then
-    for layer = 0, (tonumber(meta.lk) or 0) - 1 do
+    for layer = 0, #sizes_of(meta.lz, meta.lm, meta.lk) - 1 do
       redis.call('UNLINK', gate_key(gate_at - 2, layer))
     end
   end
-  set_meta('lm', carried and meta.bm or '0')
-  set_meta('lk', carried and meta.bk or '0')
-  -- Sized to three significant bits: a wire as busy as in the generation before gets a gate of the
-  -- same size, whose bits' offsets are the same text (made once for both gates).
-  local size = math.max(GATE_MIN_BITS, GATE_BITS * (carried and tonumber(meta.bt) or 0))
-  local step = 2 ^ math.max(0, math.floor(math.log(size) / math.log(2)) - 2)
-  set_meta('bm', int(math.min(GATE_MAX_BITS, math.ceil(size / step) * step)))
-  set_meta('bk', '1')
+  set_meta('lz', carried and listing(sizes_of(meta.bz, meta.bm, meta.bk)) or '')
+  set_meta('bz', int(gate_size(carried and tonumber(meta.bt) or 0, GATE_MAX_BITS)))
   set_meta('bn', '0')
   set_meta('bt', '0')
+  set_meta('bf', int(now))
   set_meta('bg', int(gate_at))
 end
 -- Counts written before the gates (for two generations after the first gate) are read whatever
 -- the gate says.
 local counted_before_gates = gen < (tonumber(meta.gs) or -2) + 2
 local gates = {
-  {gate_at, tonumber(meta.bm), tonumber(meta.bk)},
-  {gate_at - 1, tonumber(meta.lm) or 0, tonumber(meta.lk) or 0},
+  {gate_at, sizes_of(meta.bz, meta.bm, meta.bk)},
+  {gate_at - 1, sizes_of(meta.lz, meta.lm, meta.lk)},
 }
-local function layer_size(gate, layer) return math.min(GATE_MAX_BITS, gate[2] * GATE_GROWTH ^ layer) end
+local function layer_size(gate, layer) return gate[2][layer + 1] end
 -- A layer lives until the generation after the next begins (which deletes it, below).
 local function gate_expires(gate, layer)
   redis.call('EXPIREAT', gate_key(gate[1], layer), int((gate[1] + 2) * window + 1))
@@ -661,8 +687,8 @@ local function gated(values)
   for i = 1, #values do seen[i] = 0 end
   for g, gate in ipairs(gates) do
     local found = {}
-    for layer = 0, gate[3] - 1 do
-      local last_layer = g == 1 and layer == gate[3] - 1
+    for layer = 0, #gate[2] - 1 do
+      local last_layer = g == 1 and layer == #gate[2] - 1
       local old = gate_bits(gate, layer, values, last_layer and 'SET' or 'GET', last_layer and '1' or nil)
       for i, bit in ipairs(old) do
         if bit == 1 then
@@ -684,22 +710,36 @@ end
 local function forget()
   if #marked == 0 then return end
   local gate = gates[1]
-  local layer = gate[3] - 1
+  local layer = #gate[2] - 1
   if tonumber(meta.bn) == 0 then gate_expires(gate, layer) end  -- (no article counted in it yet)
   gate_bits(gate, layer, marked_values, 'SET', '0', marked)
   marked = {}
 end
--- Keeps the bits frequent() set: a layer that holds its share gets a successor GATE_GROWTH times
--- its size (none past GATE_MAX_BITS: the last one fills up instead).
+-- A layer for the rest of this generation when the last one holds its share: sized for the bits
+-- still to come at the pace of those set since the gate began (meta bf; GATE_HEADROOM more), and at
+-- most GATE_GROWTH times the last layer, so that a burst, or a new wire's first minutes, does not
+-- claim a huge one at once. (A fixed GATE_GROWTH times the last layer made a wire a little busier
+-- than the generation before, or one that started part-way through it, take a layer four times
+-- the gate's size late in the generation.)
+local function next_layer_size(sizes, bits)
+  local began = tonumber(meta.bf) or gate_at * window
+  local left = math.max(0, (gate_at + 1) * window - now)
+  local coming = bits * left / math.max(1, now - began)
+  return gate_size(coming * GATE_HEADROOM, math.min(GATE_MAX_BITS, GATE_GROWTH * sizes[#sizes]))
+end
+-- Keeps the bits frequent() set: a layer that holds its share gets a successor (none past
+-- GATE_MAX_BITS: the last one fills up instead).
 local function keep_marked()
   if #marked == 0 then return end
   local gate = gates[1]
-  local layer = gate[3] - 1
+  local layer = #gate[2] - 1
   local in_layer = tonumber(meta.bn) + #marked
-  set_meta('bt', int(tonumber(meta.bt) + #marked))
+  local bits = tonumber(meta.bt) + #marked
+  set_meta('bt', int(bits))
   if in_layer == #marked then gate_expires(gate, layer) end  -- the layer's first bits
   if in_layer * GATE_BITS >= layer_size(gate, layer) and layer_size(gate, layer) < GATE_MAX_BITS then
-    set_meta('bk', int(gate[3] + 1))
+    gate[2][#gate[2] + 1] = next_layer_size(gate[2], bits)
+    set_meta('bz', listing(gate[2]))
     in_layer = 0
   end
   set_meta('bn', int(in_layer))
@@ -781,6 +821,7 @@ end
     .replace("GATE_MAX_BITS", str(GATE_MAX_BITS))
     .replace("GATE_CHUNK", str(GATE_CHUNK))
     .replace("GATE_GROWTH", str(GATE_GROWTH))
+    .replace("GATE_HEADROOM", str(GATE_HEADROOM))
 )
 MAX_MIN_ARTICLES = 255  # a count has 8 bits
 
@@ -789,7 +830,7 @@ def gate_counted(generation: int, sentences: int) -> dict[str, int]:
     """The fields of ``{p}meta`` that say generation ``generation``'s gate (one layer) set
     ``sentences`` bits: what the next generation's gate is sized from (``_SENTENCES``). For
     pre-loading an index as of a later generation."""
-    return {"bg": generation, "bm": GATE_MIN_BITS, "bk": 1, "bn": sentences, "bt": sentences}
+    return {"bg": generation, "bz": GATE_MIN_BITS, "bn": sentences, "bt": sentences}
 
 
 def valid_min_articles(min_articles: int) -> int:

@@ -21,6 +21,7 @@ from services.dedup.redis_near import (
     ANCHOR_SWEEPS,
     COUNT_HASHES,
     GATE_BITS,
+    GATE_GROWTH,
     GATE_MIN_BITS,
     MAX_SPLITS,
     RECORD_BLOCK,
@@ -662,9 +663,10 @@ async def test_a_sentence_seen_once_has_its_gate_bit_and_no_count(
 async def test_a_gate_is_sized_from_the_generation_before_and_grows_layers(
     redis_client: aioredis.Redis, layout: RedisLayout
 ) -> None:
-    """A generation that sets more bits than its gate was sized for adds a larger layer; the next
-    generation's gate is sized from the bits the last one set, and reads the last one's
-    layers: a sentence seen once in each generation counts twice."""
+    """A generation that sets more bits than its gate was sized for adds a larger layer, at most
+    GATE_GROWTH times the last (here at the generation's very start, as a new wire's, whose pace
+    tells nothing yet); the next generation's gate is sized from the bits the last one set, and
+    reads the last one's layers: a sentence seen once in each generation counts twice."""
     frequency = RedisSentenceFrequency(redis_client, layout)
     window = layout.window_seconds
     start = (NOW // window) * window
@@ -673,18 +675,78 @@ async def test_a_gate_is_sized_from_the_generation_before_and_grows_layers(
     await frequency.count_many(
         [("Outlet F", frozenset(range(n, n + 1000))) for n in range(0, filled, 1000)], now=start
     )
-    first = await redis_client.hmget(meta, ["bm", "bk", "bt"])
-    assert (int(first[0]), int(first[1])) == (GATE_MIN_BITS, 2)
-    set_bits = int(first[2])
+    sizes, bits = await redis_client.hmget(meta, ["bz", "bt"])
+    assert _sizes(sizes) == [GATE_MIN_BITS, GATE_GROWTH * GATE_MIN_BITS]
+    set_bits = int(bits)
     assert filled * 0.95 < set_bits <= filled  # a few bits were another sentence's already
 
     await frequency.count("Outlet S", frozenset({7}), now=start + window - 1)  # in the second layer
     await frequency.count("Outlet S", frozenset({7}), now=start + window + 1)  # the next generation
-    grown = await redis_client.hmget(meta, ["bm", "bk", "lm", "lk"])
+    sizes, last = await redis_client.hmget(meta, ["bz", "lz"])
     wanted = (set_bits + 1) * GATE_BITS
     step = 2 ** (wanted.bit_length() - 3)  # to three significant bits
-    assert [int(value) for value in grown] == [-(-wanted // step) * step, 1, GATE_MIN_BITS, 2]
+    assert _sizes(sizes) == [-(-wanted // step) * step]
+    assert _sizes(last) == [GATE_MIN_BITS, GATE_GROWTH * GATE_MIN_BITS]
     assert await frequency.frequent("Outlet S", frozenset({7}), now=start + window + 2) == {7}
+
+
+async def test_a_gate_outgrown_late_adds_a_layer_for_the_rest_of_its_generation(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """A generation that outgrows its gate half-way through adds a layer sized for the bits still to
+    come at its pace so far (GATE_HEADROOM to spare), not GATE_GROWTH times the last: a wire a
+    little busier than in the generation before, or one started part-way through it, does not take
+    a gate several times the size it needs."""
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    window = layout.window_seconds
+    start = (NOW // window) * window
+    meta = f"{layout.prefix}meta"
+    await frequency.count("Outlet F", frozenset({0}), now=start)  # the gate begins with the generation
+    filled = (GATE_MIN_BITS // GATE_BITS // 1000 + 2) * 1000  # past the first layer's share
+    await frequency.count_many(
+        [("Outlet F", frozenset(range(n, n + 1000))) for n in range(1, filled, 1000)],
+        now=start + window // 2,
+    )
+    sizes = _sizes(await redis_client.hget(meta, "bz"))
+    # Half the generation to come: about as many bits as the first layer's share (~GATE_MIN_BITS /
+    # GATE_BITS), with GATE_HEADROOM, rounded up to three significant bits.
+    assert len(sizes) == 2
+    assert GATE_MIN_BITS < sizes[1] <= 2 * GATE_MIN_BITS < GATE_GROWTH * GATE_MIN_BITS
+    fresh = frozenset({filled + 5})  # its bit in the new layer
+    for _ in range(2):
+        await frequency.count("Outlet F", fresh, now=start + window // 2)
+    assert await frequency.frequent("Outlet F", fresh, now=start + window // 2) == fresh
+
+
+async def test_a_gate_kept_as_before_is_read_and_carried_as_it_is(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """A gate whose meta is as versions before kept it (its first layer's size and how many layers,
+    each GATE_GROWTH times the one before) is read and set in its last layer until its generation
+    ends, is then read as the last one, and freed with all its layers when the next begins."""
+    frequency = RedisSentenceFrequency(redis_client, layout)
+    window = layout.window_seconds
+    start = (NOW // window) * window
+    gen = int(start) // window
+    meta = f"{layout.prefix}meta"
+    await redis_client.hset(meta, mapping={"bg": gen, "bm": GATE_MIN_BITS, "bk": 2, "bn": 0, "bt": 0})
+    keys = frozenset({3})
+    await frequency.count("Outlet K", keys, now=start + 1)
+    assert await redis_client.bitcount(f"{layout.prefix}b:{gen}:1") == 1  # its last layer, 4x the first
+    assert not await redis_client.exists(f"{layout.prefix}b:{gen}:0")
+
+    await frequency.count("Outlet K", frozenset({4}), now=start + window + 1)  # the next generation
+    assert _sizes(await redis_client.hget(meta, "lz")) == [GATE_MIN_BITS, GATE_GROWTH * GATE_MIN_BITS]
+    await frequency.count("Outlet K", keys, now=start + window + 2)  # seen in the last one: counted
+    assert await frequency.frequent("Outlet K", keys, now=start + window + 3) == keys
+
+    await frequency.count("Outlet K", frozenset({5}), now=start + 2 * window + 1)
+    assert not await redis_client.exists(f"{layout.prefix}b:{gen}:1")
+
+
+def _sizes(listed: bytes | None) -> list[int]:
+    """A gate's layers' sizes, as {p}meta lists them."""
+    return [int(size) for size in (listed or b"").split(b",") if size]
 
 
 async def test_a_lagging_clock_does_not_take_the_gates_back(
