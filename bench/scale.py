@@ -2,8 +2,9 @@
 100,000 (vs 1,000,000) articles already in its index, and Redis memory per indexed article.
 
 Redis is pre-loaded with the steady state of a wire that indexes N articles a window: the index,
-through the dedup package's own Redis classes with the layout the service uses, and the per-outlet
-sentence counts and gates of the last two generations (``evaluation.dedup_redis_cost.preload``),
+through the dedup package's own Redis classes with the layout the service uses, the last
+generation's anchor table, and the per-outlet sentence counts and gates of the last two generations
+(``evaluation.dedup_redis_cost.preload``),
 from synthetic fingerprints of distinct articles (random sketches, anchors and sentence keys: no
 real text needed, and none of them matches the real articles). Then the same real articles,
 tagged in-process and published as the tagger publishes them, are drained by the dedup service.
@@ -437,7 +438,8 @@ def markdown(result: Result) -> str:
             f"A dedup service per size drains {result.articles:,} real tagged articles (the same ones "
             "in every drain), each against a Redis server of its own, pre-loaded with the steady state "
             "of a wire indexing N articles a window (synthetic distinct articles, in the service's "
-            "layout: the index and the per-outlet sentence counts and gates of the last two generations, as "
+            "layout: the index, the last generation's anchor table, and the per-outlet sentence counts and "
+            "gates of the last two generations, as "
             "`python -m evaluation.dedup_redis_cost` builds them). Each size is pre-loaded once and its "
             "data folder kept; every drain starts from its Redis restarted on a fresh copy of it (the "
             "AOF loaded: no fork before the drain). In each run the sizes drain side by side, started "

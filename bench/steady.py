@@ -1,8 +1,9 @@
 """Dedup's Redis memory in steady state: per live article, once the index has run for windows.
 
 ``bench.scale`` measures memory right after a pre-load: every article live, nothing dead yet. A
-running wire also holds what the sweeps have not deleted yet: anchors whose articles left the
-window (each anchor hash is swept twice a window) and stale sentence counts. This runs the index
+running wire also holds what has not been deleted yet: the anchor tables of this generation and
+the last (a table goes whole, when the generation after the next begins), sized from the
+generation before, and stale sentence counts that their sweep has not reached. This runs the index
 on Redis's own clock with a short window, so that record blocks expire and the sweeps run as in
 production: synthetic distinct articles (as the scale pre-load's) are indexed and their sentences
 counted at ``size`` articles a window for ``windows`` windows; over the last window, Redis's
@@ -56,7 +57,8 @@ class Steady:
     # of every write since the rewrite began, memory of persistence rather than of the index (as
     # bench.scale, which reads memory with no rewrite running).
     while_rewriting: list[float]
-    anchor_hashes: int
+    anchor_buckets: list[int]  # the anchor table's layers, this generation
+    last_anchor_buckets: list[int]  # and the last
     count_hashes: int
     # At the end: each kind of the index's keys, bytes per live article (MEMORY USAGE of a sample).
     kinds: dict[str, float]
@@ -79,13 +81,17 @@ class Steady:
         )
 
 
-async def _hashes(client: aioredis.Redis, layout: RedisLayout) -> tuple[int, int]:
-    """How many hashes the anchor and count families have grown to (2^level + split)."""
-    raw = await client.hmget(f"{layout.prefix}meta", ["xl", "xp", "cl", "cp"])
-    xl, xp, cl, cp = (int(v) if v is not None else None for v in raw)
-    base = layout.shards.bit_length() - 1
+async def _shapes(client: aioredis.Redis, layout: RedisLayout) -> tuple[list[int], list[int], int]:
+    """The anchor tables' layers (buckets) of this generation and the last, and how many hashes the
+    count family has grown to (2^level + split)."""
+    this, last, level, split = await client.hmget(f"{layout.prefix}meta", ["az", "ay", "cl", "cp"])
     count_base = COUNT_HASHES.bit_length() - 1
-    return 2 ** (base if xl is None else xl) + (xp or 0), 2 ** (count_base if cl is None else cl) + (cp or 0)
+
+    def sizes(listed: bytes | str | None) -> list[int]:
+        text = listed.decode() if isinstance(listed, bytes) else listed or ""
+        return [int(size) for size in text.split(",") if size]
+
+    return sizes(this), sizes(last), 2 ** (count_base if level is None else int(level)) + int(split or 0)
 
 
 def _batch(count: int, start: int, rng: np.random.Generator) -> Batch:
@@ -136,11 +142,11 @@ async def run(url: str, size: int, window_s: int, windows: float) -> Steady:
             await in_flight.popleft()
         end = time.monotonic()
         indexed = len(sent_at) - bisect.bisect_left(sent_at, end - window_s)
-        anchors, counts = await _hashes(client, layout)
+        anchors, last_anchors, counts = await _shapes(client, layout)
         kinds = (await index_memory(client, layout, indexed, base)).kinds
     finally:
         await client.aclose()
-    return Steady(size, window_s, indexed, samples, while_rewriting, anchors, counts, kinds)
+    return Steady(size, window_s, indexed, samples, while_rewriting, anchors, last_anchors, counts, kinds)
 
 
 @dataclass(frozen=True)
@@ -172,10 +178,16 @@ def markdown(steady: Steady) -> str:
         f"{steady.window_s} s (Redis's clock), after {steady.size:,}-a-window for several windows: "
         f"{steady.mean:,.0f} B of Redis memory per live article on average over the last window, "
         f"{steady.peak:,.0f} B at most ({len(steady.bytes_per_article)} samples; "
-        f"{steady.rewrites_line()}); the anchors in {steady.anchor_hashes:,} hashes, the sentence "
-        f"counts in {steady.count_hashes:,}. At the end, by kind of key (estimated from a sample of "
+        f"{steady.rewrites_line()}); the anchors in tables of {_buckets(steady.anchor_buckets)} "
+        f"(this generation) and {_buckets(steady.last_anchor_buckets)} (the last), the sentence "
+        f"counts in {steady.count_hashes:,} hashes. At the end, by kind of key (estimated from a sample of "
         "each): " + ", ".join(f"{kind} {per:,.0f} B" for kind, per in steady.kinds.items()) + "."
     )
+
+
+def _buckets(layers: list[int]) -> str:
+    """A table's layers, as buckets (64 bytes each)."""
+    return " + ".join(f"{size:,}" for size in layers) + " buckets" if layers else "none"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,9 @@ it empties Redis and pre-loads the steady state of a wire that indexes N article
 half-way through a generation (synthetic distinct articles: random sketches and anchors, 20 sentence
 counts each over 50 outlets):
 
-* the index: N articles (one window of unique articles);
+* the index: N articles (one window of unique articles), N/2 of them indexed at the end of the
+  last generation and N/2 in this one; the last generation's anchor table as full as N articles'
+  anchors make it (its first half's, whose articles are dead by now, recorded rather than indexed);
 * the sentence counts: N/2 articles' in this generation (come in over its first half) and N in
   the last; and that the one before counted N (what the last one's gate was sized from).
 
@@ -26,7 +28,7 @@ sentence counts does its steady share of work). Reported per judged article:
   then moving so each has its share of sweeps due; the difference over the hashes swept).
 
 And per indexed article, after the pre-load: Redis ``used_memory`` growth from the empty
-database, split by kind of key (``MEMORY USAGE`` of a sample of each kind's hashes, scaled), with
+database, split by kind of key (``MEMORY USAGE`` of a sample of each kind's keys, scaled), with
 the share of sampled hashes past Redis's compact encoding (ziplist in 6.2, listpack in 7).
 
 Redis's CPU is much less sensitive to other load on the machine than wall-clock throughput.
@@ -40,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import math
 import random
 import statistics
 import time
@@ -61,15 +64,20 @@ from evaluation.dedup_speed import (
     _synthetic,
     redis_server,
 )
+from services.dedup.fingerprint import ANCHORS
 from services.dedup.redis_dedup import RedisDeduplicator
 from services.dedup.redis_near import (
     COUNT_HASHES,
     DEFAULT_SHARDS,
     SWEEP_BATCH,
+    TABLE_LOAD,
+    TABLE_SLOTS,
     RedisLayout,
     RedisNearIndex,
     RedisSentenceFrequency,
     gate_counted,
+    table_counted,
+    table_key,
 )
 from shared.embedded_redis import COMPACT_HASH_ENTRIES
 from shared.messages import ArticleTagged
@@ -77,8 +85,9 @@ from shared.messages import ArticleTagged
 CHUNK = 10_000  # synthetic articles made at a time
 PIPELINE = 500  # script calls per round trip while pre-loading
 SAMPLED = 400  # hashes of each kind whose memory is measured
+TABLE_CHUNK = 65_536  # buckets of a pre-loaded anchor table written at a time (4 MB)
 KINDS = {
-    "anchors (x:)": b"x:",
+    "anchor tables (a:)": b"a:",
     "exact hashes (h:)": b"h:",
     "sentence counts (c:)": b"c:",
     "sentence gates (b:)": b"b:",
@@ -115,10 +124,20 @@ async def preload(
     index = RedisNearIndex(client, layout)
     frequency = RedisSentenceFrequency(client, layout)
     window = layout.window_seconds
-    for offset in range(0, size, CHUNK):
-        items = _synthetic(min(CHUNK, size - offset), offset, rng)
-        for b in range(0, len(items), PIPELINE):
-            await index.check_and_insert_many(items[b : b + PIPELINE], now=now)
+    # Half-way through a generation, as the counts below: the last generation's anchor table holds
+    # a window's anchors, those of its first half's articles (dead by now) recorded rather than
+    # indexed (a table as full as they make it, of anchors no real article has); its second half's
+    # articles are indexed at its end, and this generation's half a window's at `now`.
+    last = now // window - 1
+    await _last_generation_table(client, layout, last, size * ANCHORS, size // 2 * ANCHORS, rng)
+    for moment, first, count in (
+        (last * window + window - 1, 0, size // 2),
+        (now, size // 2, size - size // 2),
+    ):
+        for offset in range(first, first + count, CHUNK):
+            items = _synthetic(min(CHUNK, first + count - offset), offset, rng)
+            for b in range(0, len(items), PIPELINE):
+                await index.check_and_insert_many(items[b : b + PIPELINE], now=moment)
     # The generation before the last counted a window's articles too, which shows only in the size
     # of the last one's gate: its own gate has expired by now, and the sentences it saw once left no
     # count fields. So it is recorded rather than counted (counted, its gate would expire as it is
@@ -150,6 +169,32 @@ async def preload(
                 await frequency.count_many(sentences[b : b + PIPELINE], now=moment)
 
 
+async def _last_generation_table(
+    client: aioredis.Redis,
+    layout: RedisLayout,
+    generation: int,
+    anchors: int,
+    recorded: int,
+    rng: np.random.Generator,
+) -> None:
+    """Generation ``generation``'s anchor table, sized for ``anchors``, with ``recorded`` of them
+    set: each bucket's first slots taken (as many as a Poisson count at that load, at most a
+    bucket's) by random anchors of seq 1; its meta (``table_counted``)."""
+    buckets = max(layout.table_min_buckets, math.ceil(anchors / (TABLE_SLOTS * TABLE_LOAD)))
+    key = table_key(layout, generation, 0)
+    for first in range(0, buckets, TABLE_CHUNK):
+        count = min(TABLE_CHUNK, buckets - first)
+        taken = np.minimum(rng.poisson(recorded / buckets, count), TABLE_SLOTS)
+        slots = np.zeros((count, TABLE_SLOTS, 2), dtype="<u4")
+        used = np.arange(TABLE_SLOTS) < taken[:, None]
+        slots[..., 0] = np.where(used, rng.integers(1, 2**32, size=(count, TABLE_SLOTS), dtype="<u4"), 0)
+        slots[..., 1] = used
+        await client.setrange(key, first * TABLE_SLOTS * 8, slots.tobytes())
+    await client.expireat(key, (generation + 2) * layout.window_seconds + 1)
+    for name, value in table_counted(generation, recorded, buckets).items():
+        await client.hset(f"{layout.prefix}meta", name, value)
+
+
 async def index_memory(client: aioredis.Redis, layout: RedisLayout, size: int, base: int) -> Memory:
     """Memory per indexed article (``size`` of them; ``base``: used_memory before the index); each
     kind of hash estimated from a sample of its keys."""
@@ -167,7 +212,11 @@ async def index_memory(client: aioredis.Redis, layout: RedisLayout, size: int, b
         kinds[kind] = sum(usage) / max(len(picked), 1) * len(keys) / size
         encodings = [await client.object("encoding", k) for k in picked]
         present = [e for e in encodings if e is not None]
-        if present and kind not in ("records (r:)", "sentence gates (b:)"):  # not hashes
+        if present and kind not in (
+            "anchor tables (a:)",
+            "records (r:)",
+            "sentence gates (b:)",
+        ):  # not hashes
             big[kind] = sum(e == b"hashtable" for e in present) / len(present)
     return Memory(used / size, kinds, big)
 

@@ -160,7 +160,6 @@ end
 -- 3. The index.
 local match = find()
 if match == 'self' then match = nil elseif not match then insert() end
-sweep_anchors()
 
 -- 4. The verdict: the rule of services.dedup.verdict.decide.
 local status, story, kind, jaccard, containment = 'unique', article_id, '', '', ''

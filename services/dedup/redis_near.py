@@ -10,57 +10,54 @@ and the dedup stage's single script (``services.dedup.redis_dedup``) put togethe
 Layout (all keys carry the hash tag of ``prefix``, so they live in one cluster slot). A shard
 ``<shard>`` in a key name is the shard number as little-endian bytes, packed with ``struct``
 rather than formatted as text (which costs Redis's Lua more than the command that uses the key).
-The layout is the one of version 4 until a family first splits a hash, so an index of version 4
-is read as it is.
+The layout is the one of version 4 but for the anchors, which it kept in a family of hashes
+(``{p}x:<shard>``) and which are now in tables (``{p}a:``, below): an index of version 4 is read
+as it is, its anchor hashes too for one window more (they then expire).
 
 * ``{p}meta``: the index's bookkeeping, read once and written once per script: ``seq`` (a counter
   giving every indexed article a compact integer id, which only grows with time), ``live`` (the
-  first record block still alive), the anchor and count families' shapes (``xl``/``xp``,
-  ``cl``/``cp``: level and split pointer, below), their sweeps' progress (``xc``/``xu``,
-  ``cc``/``cu``: the hash next in turn, the clock reached) and the count fields created in this
-  generation and the last (``cn``, ``cm``; ``cg``: the generation of ``cn``).
+  first record block still alive), the anchor tables' generation and layers (``ag``, ``az``,
+  ``ay``, ``an``, ``at``, ``af``: ``_INDEX``), the count family's shape (``cl``/``cp``: level and
+  split pointer, below), its sweep's progress (``cc``/``cu``: the hash next in turn, the clock
+  reached) and the count fields created in this generation and the last (``cn``, ``cm``; ``cg``:
+  the generation of ``cn``); the gates' fields (``_SENTENCES``).
 * ``{p}r:<seq // 1024>``: hash ``seq -> record`` (insertion time, shingle count, outlet tag, the
   first 8 bytes of the content hash, the 128-byte sketch, the article id). The key expires one
   window after its last insert; a record older than the window is ignored even while its block
   lives on.
-* ``{p}x:<shard>``: hash ``anchor (4 bytes) -> packed seqs`` (4 bytes each, at most
-  ``max_bucket``). A family of hashes grown by linear hashing: it starts with ``shards`` hashes
-  (level log2(shards)); at level L with split pointer s it has 2^L + s, and anchor v lives in hash
-  v % 2^L, or v % 2^(L+1) where that is below s. While the live articles' anchors (``ANCHORS``
-  each) outnumber ``split_at`` (64) per hash of the level, each insert splits up to ``MAX_SPLITS``
-  hashes at the pointer (and merges them back below a quarter of that), so once the index has
-  outgrown its first size a hash holds 16 to ~80 live anchors (32 to ~80 while it grows) and
-  stays in Redis's compact encoding (a listpack scanned field by field, under 128 fields), where
-  a fixed number of hashes would fill with the index (~490 fields each at 1,000,000, hashtables:
-  ~4.4 KB per article). A shard number below 65,536 is named by 2 little-endian bytes, a larger
-  one by 4.
+* ``{p}a:<generation>:<layer>``: per generation, a table (string) of the anchors of the articles
+  indexed in it: 64-byte buckets of ``TABLE_SLOTS`` slots (anchor, seq), an anchor in the first
+  free slot from bucket anchor % buckets on. Sized from the generation before (``TABLE_LOAD`` of
+  its slots taken), a larger layer added when a generation outgrows it; a lookup reads every
+  layer of this generation's table and the last one's, a bucket (one GETRANGE) per anchor and
+  layer, and so touches a couple of cache lines of Redis's memory per anchor whatever the size of
+  the index (docs/scaling.md, "Anchor tables"). Deleted when the generation after the next begins
+  (and set to expire then): it needs no sweep.
 * ``{p}h:<shard>`` (``shards`` of them, named by 2 bytes the caller sends): exact content hash
   (16 bytes) -> seq, for texts without a single shingle only (a heading, a one-liner): any other
   copy shares all its anchors, so it is a candidate, and its record's hash head tells an exact
   copy from a near one. Nor is there a map of article ids: a redelivered article is a candidate
   of itself, and its record names it.
 * Because seqs grow with time, a seq below the first live block is dead without looking at its
-  record: dead seqs are skipped on read, dropped when a bucket is rewritten, and deleted by
-  sweeps. The anchor hashes are swept by the clock: each of them ``ANCHOR_SWEEPS`` (2) times a
-  window, at most ``SWEEP_BATCH`` a script (fewer scripts than hashes / SWEEP_BATCH a half window,
-  and the round takes that many scripts instead), so an anchor outlives its article by about half
-  a window at most. (An earlier sweep went by inserts, one hash every 16th: below ~500,000
-  articles a window a round took several windows, and the anchor hashes held several windows of
-  dead anchors.) Every 8th insert sweeps one exact hash. (Redis 6.2 cannot expire single hash
-  fields; this is what bounds memory instead.) A bucket's seqs are in insertion order, so its live
-  ones are a tail.
+  record: dead seqs are skipped on read, and every 8th insert sweeps one exact hash of them.
+  (Redis 6.2 cannot expire single hash fields; this is what bounds the exact hashes' memory.)
 * ``{p}b:<generation>:<layer>``: per generation, a bitset (string) of the (outlet, sentence) pairs
   counted once: the gate in front of the counts below, so that a sentence seen once (most of
   them) costs a bit rather than a field. Sized from the generation before (``GATE_BITS`` bits per
   sentence it counted), a larger layer added when a generation outgrows it; deleted when the
   generation after the next begins (and set to expire then).
 * ``{p}c:<shard>``: per-outlet sentence counts (``RedisSentenceFrequency``) of the sentences seen
-  again, a family grown like the anchors' from 65,536 hashes (so at least 16 bits of a count's
-  4-byte key choose its hash, and its field is the key's last 2 bytes), by the count fields
-  created in this generation and the last. A field counts the last two generations
-  (``now // window``); once both are older it counts as nothing, like a missing field, but a busy
-  hash never expires whole, so the family's sweep, paced by the clock like the anchors', deletes
-  such fields: a stale field goes within about a window of going stale, so no field outlives its
+  again: a family of hashes grown by linear hashing from 65,536 hashes (level 16; so at least 16
+  bits of a count's 4-byte key choose its hash, and its field is the key's last 2 bytes): at level
+  L with split pointer s it has 2^L + s, and key v lives in hash v % 2^L, or v % 2^(L+1) where
+  that is below s. While the count fields created in this generation and the last outnumber
+  ``split_at`` (64) per hash of the level, each script splits up to ``MAX_SPLITS`` hashes at the
+  pointer (and merges them back below a quarter of that), so a hash holds 16 to ~80 fields and
+  stays in Redis's compact encoding (a listpack scanned field by field, under 128 fields). A
+  shard number below 65,536 is named by 2 little-endian bytes, a larger one by 4. A field counts
+  the last two generations (``now // window``); once both are older it counts as nothing, like a
+  missing field, but a busy hash never expires whole, so the family's sweep, paced by the clock,
+  deletes such fields: a stale field goes within about a window of going stale, so no field outlives its
   last count by more than three windows (2 live, 1 stale); a hash nobody writes expires whole by
   then. Memory: the fields of sentences seen again in the last three windows at most. (Before the
   gates every sentence counted had a field: ~35 per article counted in a window, at ~20 sentences
@@ -73,18 +70,20 @@ is read as it is.
   the TTL was last renewed; it is read with the fields a script reads anyway, so a key's TTL is
   renewed once per generation rather than on every write (in the same HSET as the field written).
 
-A check reads a fixed number of hash fields (one per anchor), judges at most ``MAX_CANDIDATES``
-records (those sharing the most anchors, then the earliest), and an insert writes a fixed number,
-so the commands per article do not grow with the number of indexed articles; nor, since the
-families grow their hashes, do the fields per hash. They shrink again when they hold fewer than
-a quarter of ``split_at`` per hash (after a burst, or a pause), merging hashes back down to their
-first level, so their memory follows what they hold. newswire runs Redis with hashes compact up to 128 fields
+A check reads a fixed number of buckets (one per anchor and table layer, a few more where a
+bucket is full), judges at most ``MAX_CANDIDATES`` records (those sharing the most anchors, then
+the earliest), and an insert writes a fixed number of slots, so the commands per article do not
+grow with the number of indexed articles; nor, since the count family grows its hashes, do the
+fields per hash. The tables are sized from the generation before and the count family merges its
+hashes back when they hold fewer than a quarter of ``split_at`` (after a burst, or a pause), so
+their memory follows what they hold. newswire runs Redis with hashes compact up to 128 fields
 (``shared.embedded_redis.COMPACT_HASH_ENTRIES``; Redis's own default is 512, under which the
 compact hashes are longer lists to scan: docs/operations.md, "Redis configuration").
 """
 
 from __future__ import annotations
 
+import math
 import struct
 import time
 import zlib
@@ -108,19 +107,26 @@ from services.dedup.near import (
 from shared.scripts import Call, ScriptBatcher
 
 DEFAULT_PREFIX = "newswire:dedup:{near}:4:"
-DEFAULT_SHARDS = 32768  # the exact hashes, and the anchor hashes at first
+DEFAULT_SHARDS = 32768  # the exact hashes (and the anchor hashes at first, in version 4)
 MAX_SHARDS = 65536  # an exact hash is named by 2 bytes
 RECORD_BLOCK = 1024
 COUNT_HASHES = 65536  # the sentence counts' hashes at first: the first 2 bytes of a field's 4
 SWEEP_BATCH = 4  # at most this many hashes of a family swept by one script
-# How often a window every anchor hash is swept: its dead anchors (those of articles that left the
-# window) wait half a period on average, which is most of what a running index holds beyond its
-# live articles (bench.steady).
-ANCHOR_SWEEPS = 2
-# A family of hashes (anchors, sentence counts) splits its hashes once it holds more than this many
-# fields per hash of its level: so a hash holds about 32 to 80 live fields at any size of the index
-# (plus the dead or stale ones that wait for their hash's sweep), under the 128 of the compact
-# encoding.
+# The anchor tables (see _INDEX): slots of a 64-byte bucket (8 bytes each: anchor, seq), how full a
+# layer gets before the next one is begun (the share of its slots used: buckets past it are full
+# often enough to lengthen lookups), the least and the most buckets a layer has (a Redis string
+# holds at most 512 MB).
+TABLE_SLOTS = 8
+TABLE_LOAD = 0.75
+TABLE_MIN_BUCKETS = 2**10
+TABLE_MAX_BUCKETS = 2**23
+# A layer gets a successor once an insert has filled more than TABLE_LOAD of it, so it must have
+# room for one more article's anchors past that: the least table_min_buckets a layout may set (tests).
+TABLE_LEAST_BUCKETS = math.ceil(ANCHORS / (TABLE_SLOTS * (1 - TABLE_LOAD)))
+# A family of hashes (the sentence counts; the anchors in an index of version 4) splits its hashes
+# once it holds more than this many fields per hash of its level: so a hash holds about 32 to 80
+# live fields at any size of the index (plus the stale ones that wait for their hash's sweep),
+# under the 128 of the compact encoding.
 SPLIT_AT = 64
 MAX_SPLITS = 8  # at most this many hashes of a family split by one script
 # The sentence counts' gates (see _SENTENCES): bits per sentence a generation's gate is sized for
@@ -130,15 +136,16 @@ GATE_BITS = 32
 GATE_MIN_BITS = 2**20
 GATE_MAX_BITS = 2**32
 GATE_CHUNK = 500
-# A generation that outgrows its gate adds a layer sized for the rest of the generation at its pace
-# so far, with this much to spare (a pace read from part of a generation is rough)...
-GATE_HEADROOM = 1.25
+# A generation that outgrows its gate or its anchor table adds a layer sized for the rest of the
+# generation at its pace so far, with this much to spare (a pace read from part of a generation is
+# rough)...
+LAYER_HEADROOM = 1.25
 # ...and at most this many times the size of its last: a new wire of a million articles a window
-# starts with GATE_MIN_BITS, and reads six layers, not eleven, for its first two windows (its later
-# gates are sized from the generation before).
-GATE_GROWTH = 4
-# Fields of {p}meta: the clock that the anchors' and the counts' sweeps have reached.
-SWEEP_CLOCKS = ("xu", "cu")
+# starts with the least size, and reads six layers, not eleven, for its first two windows (its later
+# ones are sized from the generation before).
+LAYER_GROWTH = 4
+# Fields of {p}meta: the clock that the counts' sweep has reached.
+SWEEP_CLOCKS = ("cu",)
 
 # Lua shared by the scripts below. A script sets these locals first: p (key prefix), now, window,
 # split_at (``RedisLayout.split_at``). Every hash the index writes holds a field ``_g``: the
@@ -154,7 +161,8 @@ SWEEP_CLOCKS = ("xu", "cu")
 #
 # The index's bookkeeping is the hash {p}meta, read once here (``meta``) and written back once at
 # the end of the script (``save_meta``).
-_COMMON = """
+_COMMON = (
+    """
 local function int(n) return string.format('%d', n) end
 local gen = math.floor(now / window)
 local gen_s = int(gen)
@@ -179,8 +187,8 @@ local function write(key, seen, field, value)
 end
 
 local meta_key = p .. 'meta'
-local META_FIELDS = {'seq', 'live', '_g', 'xl', 'xp', 'xc', 'xu', 'cl', 'cp', 'cc', 'cu', 'cg', 'cn', 'cm',
-  'bg', 'bz', 'bm', 'bk', 'bn', 'bt', 'bf', 'lz', 'lm', 'lk', 'gs'}
+local META_FIELDS = {'seq', 'live', '_g', 'ag', 'az', 'an', 'at', 'af', 'ay', 'xa', 'xl', 'xp', 'cl', 'cp',
+  'cc', 'cu', 'cg', 'cn', 'cm', 'bg', 'bz', 'bm', 'bk', 'bn', 'bt', 'bf', 'lz', 'lm', 'lk', 'gs'}
 local meta, meta_changed = {}, {}
 do
   local values = redis.call('HMGET', meta_key, unpack(META_FIELDS))
@@ -206,9 +214,9 @@ local function save_meta()
   if renewing then redis.call('EXPIREAT', meta_key, key_expiry) end
 end
 
--- Families of hashes that grow with what they hold (linear hashing): the anchors (x:) and the
--- sentence counts (c:). A family at level L with split pointer s has 2^L + s hashes, and a value
--- v (a uint32: the anchor, or the sentence field) lives in hash v % 2^L, or v % 2^(L+1) where that
+-- Families of hashes that grow with what they hold (linear hashing): the sentence counts (c:), and
+-- the anchors (x:) of an index of version 4. A family at level L with split pointer s has 2^L + s
+-- hashes, and a value v (a uint32: the sentence field, or the anchor) lives in hash v % 2^L, or v % 2^(L+1) where that
 -- is below s. Hash numbers below 65,536 are named by 2 little-endian bytes, larger ones by 4.
 local function shard_name(shard)
   if shard < 65536 then return struct.pack('<H', shard) end
@@ -349,13 +357,82 @@ local function sweep_paced(n, period, cursor_field, upto_field, sweep_one)
   set_meta(cursor_field, int(cursor % n))
   set_meta(upto_field, tostring(upto + batch * period / n))
 end
-""".replace("SWEEP_BATCH", str(SWEEP_BATCH)).replace("MAX_SPLITS", str(MAX_SPLITS))
 
-# The index. Sets: min_seq, anchor_keys; defines record(), live_part(), find(), insert(),
-# sweep_anchors(). Needs the locals of _COMMON and: shards, base_level (log2 of shards),
-# max_bucket, max_candidates, min_jaccard, min_containment, article_id, content_hash, hash_key,
-# sketch, size, outlet, anchors (a list of 4-byte strings: the anchors as little-endian uint32,
-# which are also their field names).
+-- Strings per generation in layers (the sentence gates, the anchor tables): meta lists a
+-- generation's layers' sizes as text (comma-separated).
+local function sizes_listed(listed)
+  local sizes = {}
+  for size in string.gmatch(listed or '', '%d+') do sizes[#sizes + 1] = tonumber(size) end
+  return sizes
+end
+local function listing(sizes)
+  local texts = {}
+  for i, size in ipairs(sizes) do texts[i] = int(size) end
+  return table.concat(texts, ',')
+end
+-- How much more a generation (``at``) will hold, at the pace of the ``held`` since ``began``,
+-- LAYER_HEADROOM to spare: what a layer added part-way through is sized for (a pace read from
+-- part of a generation is rough).
+local function still_to_come(held, began, at)
+  local left = math.max(0, (at + 1) * window - now)
+  return held * left / math.max(1, now - began) * LAYER_HEADROOM
+end
+""".replace("SWEEP_BATCH", str(SWEEP_BATCH))
+    .replace("MAX_SPLITS", str(MAX_SPLITS))
+    .replace("LAYER_HEADROOM", str(LAYER_HEADROOM))
+)
+
+# The index. Sets: min_seq; defines record(), find(), insert(). Needs the locals of _COMMON and:
+# shards, base_level (log2 of shards: the anchor hashes' first level in an index of version 4),
+# table_min_buckets, max_bucket, max_candidates, min_jaccard, min_containment, article_id,
+# content_hash, hash_key, sketch, size, outlet, anchors (a list of 4-byte strings: the anchors as
+# little-endian uint32s).
+#
+# The anchor tables: per generation (``now // window``), layers of 64-byte buckets of TABLE_SLOTS
+# slots, each an anchor and the seq of an article that has it (little-endian uint32s; a slot of
+# zeros is free). An anchor v goes in the first free slot from bucket v % buckets on (linear
+# probing, a bucket at a time; nothing is deleted from a table, so slots fill in order and an
+# anchor's chain ends at the first bucket with a free slot). One GETRANGE reads a bucket: a lookup
+# touches one or two cache lines of Redis's memory per anchor and layer, where a hash of anchors
+# took a walk through Redis's dictionary and a scan of the hash (docs/scaling.md, "Anchor
+# tables"). A generation's table is sized from the anchors the one before set (TABLE_LOAD of its
+# slots), and gets another layer, sized for the rest of the generation at its pace so far, when it
+# holds that many; a lookup reads every layer of this generation's table and the last one's (an
+# article is live for one window, so the generation before holds the older part of the window).
+# A table is deleted when the generation after the next begins (and set to expire then), so it
+# needs no sweep, and a dead article's anchors are gone within a window of its death.
+# Meta fields: ag (the tables' generation: it never goes back, should a replica's clock lag), az
+# (its layers' sizes, in buckets), an (anchors set in its last layer), at (in all of them), af
+# (when it began), ay (the last generation's sizes). An index of version 4 kept its anchors in a
+# family of hashes (x:, like the sentence counts'): its first table is sized for its live anchors,
+# and the hashes are read too until one window has passed (meta xa: until when), then expire.
+_TABLE_PROBE = "\n".join(
+    [
+        "local function probe(key, buckets, v, seen)",
+        "  local b = v % buckets",
+        "  for _ = 1, buckets do",
+        "    local at = b * 64",
+        "    local raw = redis.call('GETRANGE', key, int(at), int(at + 63))",
+        "    if #raw < 64 then raw = raw .. string.sub(EMPTY_BUCKET, #raw + 1) end",
+        "    local "
+        + ", ".join(f"a{k}, s{k}" for k in range(1, TABLE_SLOTS + 1))
+        + " = struct.unpack('<"
+        + "I4" * 2 * TABLE_SLOTS
+        + "', raw)",
+        *(
+            line
+            for k in range(1, TABLE_SLOTS + 1)
+            for line in (
+                f"    if s{k} == 0 then return at + {8 * (k - 1)} end",
+                f"    if a{k} == v and s{k} >= live_from then seen(s{k}) end",
+            )
+        ),
+        "    b = (b + 1) % buckets",
+        "  end",
+        "  return nil",
+        "end",
+    ]
+)
 _INDEX = (
     """
 local horizon = now - window
@@ -372,14 +449,56 @@ while live < top_block and redis.call('EXISTS', p .. 'r:' .. live) == 0 do
 end
 if moved then set_meta('live', int(live)) end
 local min_seq = live * BLOCK
+local live_from = math.max(min_seq, 1)  -- (seqs begin at 1: a free slot's 0 is no article)
 
-local anchor_prefix = p .. 'x:'
-local anchor_shape = shape_of('xl', 'xp', base_level)
-local anchor_keys = {}
-for a, anchor in ipairs(anchors) do
-  anchor_keys[a] = anchor_prefix .. shard_name(shard_of(anchor_shape, struct.unpack('<I4', anchor)))
+-- The anchor tables of this generation and the last: {generation, the layers' sizes}.
+local function table_key(generation, layer) return p .. 'a:' .. int(generation) .. ':' .. int(layer) end
+local function table_size(anchors_held, most)
+  return math.min(most, math.max(table_min_buckets, math.ceil(anchors_held / (TABLE_SLOTS * TABLE_LOAD))))
 end
-local function anchor_value(_, field) return (struct.unpack('<I4', field)) end
+local table_at = math.max(gen, tonumber(meta.ag) or gen)
+if tonumber(meta.ag) ~= table_at then
+  local carried = tonumber(meta.ag) == table_at - 1
+  local held = carried and tonumber(meta.at) or 0
+  if carried then
+    -- The table read as the last one until now is read no more: freed now rather than when
+    -- Redis's expiry finds it.
+    for layer = 0, #sizes_listed(meta.ay) - 1 do redis.call('UNLINK', table_key(table_at - 2, layer)) end
+  elseif not meta.ag and tonumber(meta.seq or '0') > min_seq then
+    -- An index of version 4: its live anchors are in hashes, read for a window more.
+    held = ANCHORS * (tonumber(meta.seq) - min_seq)
+    set_meta('xa', int(now + window))
+  end
+  set_meta('ay', carried and meta.az or '')
+  set_meta('az', int(table_size(held, TABLE_MAX_BUCKETS)))
+  set_meta('an', '0')
+  set_meta('at', '0')
+  set_meta('af', int(now))
+  set_meta('ag', int(table_at))
+end
+local tables = {}  -- {key, buckets} per layer; this generation's last layer first
+do
+  local this, last = sizes_listed(meta.az), sizes_listed(meta.ay)
+  for layer = #this, 1, -1 do tables[#tables + 1] = {table_key(table_at, layer - 1), this[layer]} end
+  for layer = 1, #last do tables[#tables + 1] = {table_key(table_at - 1, layer - 1), last[layer]} end
+end
+local EMPTY_BUCKET = string.rep('\\0', 64)
+-- Reads anchor v's chain in a layer (key, buckets), calling seen(seq) for each live article that
+-- has it; returns the byte offset of the chain's first free slot (where v would go).
+PROBE
+
+-- A bucket's seqs in an anchor hash (version 4) are in insertion order, so the live ones are a tail.
+local function live_part(packed)
+  for i = 1, #packed, 4 do
+    if struct.unpack('<I4', packed, i) >= min_seq then
+      if i == 1 then return packed end
+      return string.sub(packed, i)
+    end
+  end
+  return ''
+end
+local hashes_until = tonumber(meta.xa)
+local anchor_shape = hashes_until and now < hashes_until and shape_of('xl', 'xp', base_level)
 
 -- A record: insertion time, shingle count, outlet tag (0: none), the content hash's head, sketch,
 -- article id.
@@ -394,22 +513,9 @@ local function record(seq)
     string.sub(raw, sketch_at + slots)
 end
 
--- A bucket's seqs are in insertion order, so the live ones are a tail.
-local function live_part(packed)
-  for i = 1, #packed, 4 do
-    if struct.unpack('<I4', packed, i) >= min_seq then
-      if i == 1 then return packed end
-      return string.sub(packed, i)
-    end
-  end
-  return ''
-end
--- A bucket none of whose articles is alive any more.
-local function anchor_dead(packed) return live_part(packed) == '' end
-
 -- Only texts without a shingle are in the exact hashes: any other copy shares all its anchors.
 local same = size <= 0 and redis.call('HMGET', hash_key, content_hash, '_g') or {}
-local buckets = {}  -- anchor -> {key, live packed seqs, _g}
+local places = {}  -- per anchor (in order): {v, how many live articles have it, its free slot}
 
 -- Judges one candidate record: 'self' (this very article id: a redelivery), a match
 -- {id, kind, jaccard, containment, outlet tag}, or nil.
@@ -445,20 +551,27 @@ local function find()
   end
   local hits = {}
   local candidates = {}
-  for a, anchor in ipairs(anchors) do
-    local key = anchor_keys[a]
-    local found = redis.call('HMGET', key, anchor, '_g')
-    local packed = found[1] and live_part(found[1]) or ''
-    for i = 1, #packed, 4 do
-      local seq = struct.unpack('<I4', packed, i)
-      if hits[seq] then
-        hits[seq] = hits[seq] + 1
-      else
-        hits[seq] = 1
-        candidates[#candidates + 1] = seq
-      end
+  local having  -- live articles that have the anchor read
+  local function seen(seq)
+    having = having + 1
+    if hits[seq] then
+      hits[seq] = hits[seq] + 1
+    else
+      hits[seq] = 1
+      candidates[#candidates + 1] = seq
     end
-    buckets[anchor] = {key, packed, found[2]}
+  end
+  for a, anchor in ipairs(anchors) do
+    local v = struct.unpack('<I4', anchor)
+    having = 0
+    local free = probe(tables[1][1], tables[1][2], v, seen)
+    for t = 2, #tables do probe(tables[t][1], tables[t][2], v, seen) end
+    if anchor_shape then
+      local packed = redis.call('HGET', p .. 'x:' .. shard_name(shard_of(anchor_shape, v)), anchor)
+      packed = packed and live_part(packed) or ''
+      for i = 1, #packed, 4 do seen((struct.unpack('<I4', packed, i))) end
+    end
+    places[a] = {v, having, free}
   end
   -- Past max_candidates, those sharing the most anchors (a copy shares most of them), then the
   -- earliest ones.
@@ -477,6 +590,27 @@ local function find()
   return nil
 end
 
+-- Counts the anchors set in this generation's last layer; a layer that holds more than TABLE_LOAD
+-- of its slots gets a successor, sized for the rest of the generation (at most LAYER_GROWTH times it).
+local function kept_anchors(added)
+  if added == 0 then return end
+  local sizes = sizes_listed(meta.az)
+  local in_layer = tonumber(meta.an) + added
+  local held = tonumber(meta.at) + added
+  set_meta('at', int(held))
+  if in_layer == added then  -- the layer's first anchors: it lives until the generation after the next begins
+    redis.call('EXPIREAT', tables[1][1], int((table_at + 2) * window + 1))
+  end
+  if in_layer > TABLE_SLOTS * TABLE_LOAD * sizes[#sizes] then
+    local coming = still_to_come(held, tonumber(meta.af) or table_at * window, table_at)
+    sizes[#sizes + 1] = table_size(coming, math.min(TABLE_MAX_BUCKETS, LAYER_GROWTH * sizes[#sizes]))
+    set_meta('az', listing(sizes))
+    in_layer = 0
+  end
+  set_meta('an', int(in_layer))
+end
+
+local function ignore() end
 local function insert()
   local seq = redis.call('HINCRBY', meta_key, 'seq', '1')
   local record_key = p .. 'r:' .. int(math.floor(seq / BLOCK))
@@ -484,9 +618,21 @@ local function insert()
   redis.call('HSET', record_key, int(seq), head .. sketch .. article_id)
   redis.call('EXPIREAT', record_key, int(now + window + 1))
   local packed_seq = struct.pack('<I4', seq)
-  for anchor, bucket in pairs(buckets) do
-    if #bucket[2] < 4 * max_bucket then write(bucket[1], bucket[3], anchor, bucket[2] .. packed_seq) end
+  local key, buckets = tables[1][1], tables[1][2]
+  local taken, added = {}, 0
+  for a, place in ipairs(places) do
+    local v, having, free = place[1], place[2], place[3]
+    if having < max_bucket then
+      -- Two anchors of this article may have found the same free slot: the second looks again.
+      if free and taken[free] then free = probe(key, buckets, v, ignore) end
+      if free then
+        redis.call('SETRANGE', key, int(free), anchors[a] .. packed_seq)
+        taken[free] = true
+        added = added + 1
+      end
+    end
   end
+  kept_anchors(added)
   if size <= 0 then write(hash_key, same[2], content_hash, int(seq)) end
   -- Every 8th insert sweeps one exact hash (its dead fields go): texts without a shingle are
   -- few, so these hashes stay small; all of them are swept every 8 * shards inserts.
@@ -497,27 +643,14 @@ local function insert()
       if fields[f] ~= '_g' and tonumber(fields[f + 1]) < min_seq then redis.call('HDEL', swept, fields[f]) end
     end
   end
-  -- The live articles' anchors: at most ANCHORS each.
-  grow(anchor_prefix, anchor_shape, ANCHORS * (seq - min_seq), anchor_value, anchor_dead)
 end
-
--- The anchor hashes' sweep, paced by the clock (sweep_paced): a field whose seqs are all dead
--- goes, so no anchor outlives its record by more than about a window.
-local function sweep_anchor_hash(shard)
-  local key = anchor_prefix .. shard_name(shard)
-  local fields = redis.call('HGETALL', key)
-  local dead = {}
-  for f = 1, #fields, 2 do
-    if fields[f] ~= '_g' and anchor_dead(fields[f + 1]) then dead[#dead + 1] = fields[f] end
-  end
-  delete_fields(key, dead)
-end
-local function sweep_anchors()
-  sweep_paced(hashes_of(anchor_shape), window / ANCHOR_SWEEPS, 'xc', 'xu', sweep_anchor_hash)
-end
-""".replace("BLOCK", str(RECORD_BLOCK))
+""".replace("PROBE", _TABLE_PROBE)
+    .replace("BLOCK", str(RECORD_BLOCK))
     .replace("HASH_HEAD", str(EXACT_HEAD_BYTES))
-    .replace("ANCHOR_SWEEPS", str(ANCHOR_SWEEPS))
+    .replace("TABLE_SLOTS", str(TABLE_SLOTS))
+    .replace("TABLE_LOAD", str(TABLE_LOAD))
+    .replace("TABLE_MAX_BUCKETS", str(TABLE_MAX_BUCKETS))
+    .replace("LAYER_GROWTH", str(LAYER_GROWTH))
     .replace("ANCHORS", str(ANCHORS))
 )
 
@@ -549,7 +682,7 @@ end
 # generation at its pace so far (next_layer_size), which new bits go to and every read looks in.
 # Meta fields: bg (the gates' generation: it never goes back, should a replica's clock lag), bz
 # (its layers' sizes; versions before kept bm and bk, the first one's size and how many, each
-# GATE_GROWTH times the one before, and their meta is read so until its next generation), bn (bits
+# LAYER_GROWTH times the one before, and their meta is read so until its next generation), bn (bits
 # set in its last layer), bt (in all of them), bf (when it began); lz (the last generation's
 # sizes; or lm and lk); gs (the first gate's generation, in an index that counted before it had gates:
 # for two generations from it every count is read, whatever the gates say, since those counts
@@ -587,23 +720,15 @@ end
 
 -- The gates of this generation and the last: {generation, the layers' sizes}.
 local function gate_key(generation, layer) return p .. 'b:' .. int(generation) .. ':' .. int(layer) end
--- A gate's layers' sizes, as meta lists them (text: sizes, comma-separated), or as versions before
--- it kept them: the first layer's size and how many layers, each GATE_GROWTH times the one before.
+-- A gate's layers' sizes, as meta lists them, or as versions before it kept them: the first
+-- layer's size and how many layers, each LAYER_GROWTH times the one before.
 local function sizes_of(listed, first, layers)
+  if listed then return sizes_listed(listed) end
   local sizes = {}
-  if listed then
-    for size in string.gmatch(listed, '%d+') do sizes[#sizes + 1] = tonumber(size) end
-  else
-    for layer = 0, (tonumber(layers) or 0) - 1 do
-      sizes[#sizes + 1] = math.min(GATE_MAX_BITS, tonumber(first) * GATE_GROWTH ^ layer)
-    end
+  for layer = 0, (tonumber(layers) or 0) - 1 do
+    sizes[#sizes + 1] = math.min(GATE_MAX_BITS, tonumber(first) * LAYER_GROWTH ^ layer)
   end
   return sizes
-end
-local function listing(sizes)
-  local texts = {}
-  for i, size in ipairs(sizes) do texts[i] = int(size) end
-  return table.concat(texts, ',')
 end
 -- A layer's size for `bits` bits (GATE_BITS each), between GATE_MIN_BITS and `most`, rounded up to
 -- three significant bits: a wire as busy as in the generation before gets a gate of the same size,
@@ -716,16 +841,14 @@ local function forget()
   marked = {}
 end
 -- A layer for the rest of this generation when the last one holds its share: sized for the bits
--- still to come at the pace of those set since the gate began (meta bf; GATE_HEADROOM more), and at
--- most GATE_GROWTH times the last layer, so that a burst, or a new wire's first minutes, does not
--- claim a huge one at once. (A fixed GATE_GROWTH times the last layer made a wire a little busier
--- than the generation before, or one that started part-way through it, take a layer four times
--- the gate's size late in the generation.)
+-- still to come at the pace of those set since the gate began (meta bf), and at most LAYER_GROWTH
+-- times the last layer, so that a burst, or a new wire's first minutes, does not claim a huge one
+-- at once. (A fixed LAYER_GROWTH times the last layer made a wire a little busier than the
+-- generation before, or one that started part-way through it, take a layer four times the gate's
+-- size late in the generation.)
 local function next_layer_size(sizes, bits)
-  local began = tonumber(meta.bf) or gate_at * window
-  local left = math.max(0, (gate_at + 1) * window - now)
-  local coming = bits * left / math.max(1, now - began)
-  return gate_size(coming * GATE_HEADROOM, math.min(GATE_MAX_BITS, GATE_GROWTH * sizes[#sizes]))
+  local coming = still_to_come(bits, tonumber(meta.bf) or gate_at * window, gate_at)
+  return gate_size(coming, math.min(GATE_MAX_BITS, LAYER_GROWTH * sizes[#sizes]))
 end
 -- Keeps the bits frequent() set: a layer that holds its share gets a successor (none past
 -- GATE_MAX_BITS: the last one fills up instead).
@@ -820,8 +943,7 @@ end
     .replace("GATE_MIN_BITS", str(GATE_MIN_BITS))
     .replace("GATE_MAX_BITS", str(GATE_MAX_BITS))
     .replace("GATE_CHUNK", str(GATE_CHUNK))
-    .replace("GATE_GROWTH", str(GATE_GROWTH))
-    .replace("GATE_HEADROOM", str(GATE_HEADROOM))
+    .replace("LAYER_GROWTH", str(LAYER_GROWTH))
 )
 MAX_MIN_ARTICLES = 255  # a count has 8 bits
 
@@ -831,6 +953,18 @@ def gate_counted(generation: int, sentences: int) -> dict[str, int]:
     ``sentences`` bits: what the next generation's gate is sized from (``_SENTENCES``). For
     pre-loading an index as of a later generation."""
     return {"bg": generation, "bz": GATE_MIN_BITS, "bn": sentences, "bt": sentences}
+
+
+def table_counted(generation: int, anchors: int, buckets: int) -> dict[str, int]:
+    """The fields of ``{p}meta`` that say generation ``generation``'s anchor table (one layer of
+    ``buckets``, key ``table_key``) holds ``anchors``: the next generation's table is sized from
+    it, and reads it as the last one. For pre-loading an index as of a later generation."""
+    return {"ag": generation, "az": buckets, "an": anchors, "at": anchors}
+
+
+def table_key(layout: RedisLayout, generation: int, layer: int) -> str:
+    """The key of a layer of a generation's anchor table (as the scripts name it)."""
+    return f"{layout.prefix}a:{generation}:{layer}"
 
 
 def valid_min_articles(min_articles: int) -> int:
@@ -885,7 +1019,6 @@ _CHECK_AND_INSERT = (
     + """
 local match = find()
 if match == nil then insert() end
-sweep_anchors()
 save_meta()
 if match == nil or match == 'self' then return {0} end
 return {1, match[1], match[2], match[3], match[4]}
@@ -924,9 +1057,11 @@ class RedisLayout:
     prefix: str = DEFAULT_PREFIX
     window_seconds: int = DEFAULT_WINDOW_SECONDS
     shards: int = DEFAULT_SHARDS
-    # Fields per hash past which the anchors and the sentence counts split their hashes (tests make
-    # it small to see them grow).
+    # Fields per hash past which the sentence counts split their hashes (tests make it small to see
+    # them grow).
     split_at: int = SPLIT_AT
+    # The least buckets an anchor table's layer has (tests make it small to see tables fill).
+    table_min_buckets: int = TABLE_MIN_BUCKETS
 
     def __post_init__(self) -> None:
         if not 0 < self.shards <= MAX_SHARDS or self.shards & (self.shards - 1):
@@ -935,6 +1070,8 @@ class RedisLayout:
             )
         if self.split_at < 1:
             raise ValueError("split_at must be at least 1")
+        if not TABLE_LEAST_BUCKETS <= self.table_min_buckets <= TABLE_MAX_BUCKETS:
+            raise ValueError(f"table_min_buckets must be {TABLE_LEAST_BUCKETS}..{TABLE_MAX_BUCKETS}")
 
 
 def shard_name(shard: int) -> bytes:
@@ -974,6 +1111,7 @@ def index_config(
         "shards": layout.shards,
         "base_level": layout.shards.bit_length() - 1,
         "split_at": layout.split_at,
+        "table_min_buckets": layout.table_min_buckets,
         "max_bucket": max_bucket,
         "max_candidates": max_candidates,
         "min_jaccard": thresholds.min_jaccard,

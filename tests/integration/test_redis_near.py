@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import struct
 import time
 from typing import cast
@@ -18,14 +19,16 @@ from services.dedup.near import (
     NearDuplicateDetector,
 )
 from services.dedup.redis_near import (
-    ANCHOR_SWEEPS,
     COUNT_HASHES,
     GATE_BITS,
-    GATE_GROWTH,
     GATE_MIN_BITS,
+    LAYER_GROWTH,
     MAX_SPLITS,
     RECORD_BLOCK,
     SWEEP_BATCH,
+    TABLE_LEAST_BUCKETS,
+    TABLE_LOAD,
+    TABLE_SLOTS,
     RedisLayout,
     RedisNearIndex,
     RedisSentenceFrequency,
@@ -353,10 +356,6 @@ async def _hashes(
     return found
 
 
-def _seqs(packed: bytes) -> tuple[int, ...]:
-    return struct.unpack(f"<{len(packed) // 4}I", packed)
-
-
 async def _index_past_its_first_block(client: aioredis.Redis, layout: RedisLayout) -> RedisNearIndex:
     """An index that holds a whole record block of articles, then sees that block expire."""
     index = RedisNearIndex(client, layout)
@@ -365,25 +364,6 @@ async def _index_past_its_first_block(client: aioredis.Redis, layout: RedisLayou
         await index.check_and_insert_many(first_block[start : start + 256], now=NOW)
     await client.delete(f"{layout.prefix}r:0")
     return index
-
-
-async def test_every_anchor_hash_is_swept_within_half_a_window_of_the_clock(
-    redis_client: aioredis.Redis,
-) -> None:
-    """Once the first record block has expired, the anchor hashes' sweep (each hash twice a window,
-    by the clock) leaves no field that points only at its dead articles after half a window."""
-    # 1,024 anchor hashes and a few hundred articles a window: a sweep paced by inserts (the
-    # earlier one: a hash every 16th) would take many windows to reach every hash.
-    layout = RedisLayout(window_seconds=3600, shards=1024)
-    index = await _index_past_its_first_block(redis_client, layout)
-    later = [_distinct(n) for n in range(RECORD_BLOCK, RECORD_BLOCK + 320)]
-    period = layout.window_seconds / ANCHOR_SWEEPS
-    for n, item in enumerate(later):  # over the next half window: every anchor hash falls due once
-        await index.check_and_insert_many([item], now=NOW + (n + 1) * 1.05 * period / len(later))
-
-    buckets = await _hashes(redis_client, layout, b"x:")
-    bucket_seqs = [seq for fields in buckets.values() for packed in fields.values() for seq in _seqs(packed)]
-    assert bucket_seqs and min(bucket_seqs) >= RECORD_BLOCK
 
 
 async def test_every_8th_insert_sweeps_an_exact_hash(redis_client: aioredis.Redis) -> None:
@@ -397,24 +377,123 @@ async def test_every_8th_insert_sweeps_an_exact_hash(redis_client: aioredis.Redi
     assert hashes and min(int(seq) for seq in hashes.values()) >= RECORD_BLOCK
 
 
-async def test_the_anchor_hashes_split_as_the_index_grows(redis_client: aioredis.Redis) -> None:
-    """Past split_at fields a hash, the anchor hashes split (linear hashing), so each stays small
-    (compact in Redis) whatever the size of the index, and every article is still found where it
-    went in: a copy of the first article is judged a duplicate of it."""
-    layout = RedisLayout(window_seconds=3600, shards=1, split_at=8)
-    index = RedisNearIndex(redis_client, layout)
-    articles = [_distinct(2 * n) for n in range(400)]  # 16 anchors each
-    for start in range(0, len(articles), 100):
-        await index.check_and_insert_many(articles[start : start + 100], now=NOW)
+def _copy(fp: Fingerprint) -> Fingerprint:
+    """A near copy of ``fp``: the same sketch and anchors, another text."""
+    return Fingerprint(f"{int(fp.content_hash, 16) ^ 1:032x}", fp.sketch, fp.size, fp.anchors)
 
-    buckets = await _hashes(redis_client, layout, b"x:")
-    fields = 16 * len(articles)
-    assert len(buckets) >= fields // 16  # from 1 hash: at most twice split_at fields each on average
-    assert max(len(found) for found in buckets.values()) <= 40  # Poisson's tail at a mean of 8-16
-    assert sum(len(found) for found in buckets.values()) == fields
-    first_id, first = articles[0]
-    match = await index.check_and_insert("copy-of-first", first, now=NOW)
+
+async def _table(
+    client: aioredis.Redis, layout: RedisLayout, generation: int, layer: int
+) -> list[tuple[int, int]]:
+    """An anchor table's layer as (anchor, seq) slots, the free ones left out."""
+    raw = await client.get(f"{layout.prefix}a:{generation}:{layer}") or b""
+    pairs = struct.iter_unpack("<II", raw)
+    return [(anchor, seq) for anchor, seq in pairs if seq]
+
+
+async def test_a_table_that_fills_chains_into_the_next_buckets_and_takes_another_layer(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Anchors whose bucket is full go to the next bucket with a free slot; a layer that holds
+    TABLE_LOAD of its slots gets another, which new anchors go to and lookups read too; every
+    article indexed is then found by a copy of it, and its anchors are in the tables once each."""
+    layout = RedisLayout(window_seconds=3600, table_min_buckets=TABLE_LEAST_BUCKETS)
+    index = RedisNearIndex(redis_client, layout)
+    articles = [_distinct(2 * n) for n in range(12)]  # 16 anchors each
+    for item in articles:
+        assert await index.check_and_insert_many([item], now=NOW) == [None]
+
+    gen = int(NOW) // layout.window_seconds
+    sizes = [int(size) for size in (await redis_client.hget(f"{layout.prefix}meta", "az") or b"").split(b",")]
+    assert len(sizes) >= 2 and sizes[0] == TABLE_LEAST_BUCKETS
+    slots = [pair for layer in range(len(sizes)) for pair in await _table(redis_client, layout, gen, layer)]
+    assert sorted(anchor for anchor, _ in slots) == sorted(a for _, fp in articles for a in fp.anchors)
+    for article_id, fp in articles:
+        match = await index.check_and_insert(f"copy-of-{article_id}", _copy(fp), now=NOW)
+        assert match is not None and match.article_id == article_id
+
+
+async def test_a_generations_table_is_sized_from_the_anchors_the_one_before_set(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The first table of a new index has the least size; the next generation's is sized for the
+    anchors the generation before set (TABLE_LOAD of its slots), in one layer."""
+    layout = RedisLayout(window_seconds=3600, table_min_buckets=TABLE_LEAST_BUCKETS)
+    index = RedisNearIndex(redis_client, layout)
+    start = (NOW // layout.window_seconds) * layout.window_seconds
+    articles = [_distinct(2 * n) for n in range(12)]  # 16 anchors each
+    await index.check_and_insert_many(articles, now=start + 10)
+    meta = f"{layout.prefix}meta"
+    assert int(await redis_client.hget(meta, "at") or 0) == 16 * len(articles)
+
+    await index.check_and_insert(*_distinct(100), now=start + layout.window_seconds + 10)
+    expected = math.ceil(16 * len(articles) / (TABLE_SLOTS * TABLE_LOAD))
+    assert await redis_client.hget(meta, "az") == str(expected).encode()
+    assert int(await redis_client.hget(meta, "at") or 0) == 16
+
+
+async def test_anchors_of_one_article_that_share_a_bucket_take_a_slot_each(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Every anchor of an article may start its chain in one bucket: each takes a slot of its own
+    (none overwrites another), and a copy sharing only the last of them finds the article."""
+    layout = RedisLayout(window_seconds=3600, table_min_buckets=TABLE_LEAST_BUCKETS)
+    index = RedisNearIndex(redis_client, layout)
+    anchors = tuple(TABLE_LEAST_BUCKETS * (k + 1) for k in range(16))  # all in bucket 0
+    first = Fingerprint("ab" * 16, bytes(range(128)), 100, anchors)
+    assert await index.check_and_insert("first", first, now=NOW) is None
+
+    gen = int(NOW) // layout.window_seconds
+    assert sorted(await _table(redis_client, layout, gen, 0)) == [(anchor, 1) for anchor in anchors]
+    copy = Fingerprint("cd" * 16, first.sketch, first.size, anchors[-1:])
+    match = await index.check_and_insert("copy", copy, now=NOW)
+    assert match is not None and match.article_id == "first"
+
+
+async def test_a_table_is_read_for_a_window_and_freed_when_the_generation_after_the_next_begins(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """An article indexed late in a generation is found in the next one (from the last
+    generation's table); that table is deleted when the generation after begins, and expires then
+    should none begin."""
+    index = RedisNearIndex(redis_client, layout)
+    window = layout.window_seconds
+    start = (NOW // window) * window
+    gen = int(start) // window
+    (first_id, first), (other_id, other) = _distinct(0), _distinct(2)
+    assert await index.check_and_insert(first_id, first, now=start + window - 10) is None
+    table = f"{layout.prefix}a:{gen}:0"
+    assert abs(time.time() + await redis_client.ttl(table) - ((gen + 2) * window + 1)) <= 5
+
+    match = await index.check_and_insert("copy", _copy(first), now=start + window + 100)
     assert match is not None and match.article_id == first_id
+    assert await index.check_and_insert(other_id, other, now=start + window + 200) is None
+    assert await redis_client.exists(table, f"{layout.prefix}a:{gen + 1}:0") == 2
+
+    assert await index.check_and_insert("late", _copy(first), now=start + 2 * window + 5) is None
+    assert not await redis_client.exists(table)
+    assert await redis_client.exists(f"{layout.prefix}a:{gen + 1}:0")
+
+
+async def test_an_index_of_version_4_keeps_finding_the_articles_in_its_anchor_hashes(
+    redis_client: aioredis.Redis, layout: RedisLayout
+) -> None:
+    """An index whose anchors are in hashes (version 4) is read there as well for one window more:
+    a copy of an article indexed before is found; its first table is sized for the live anchors."""
+    first_id, first = _distinct(0)
+    record = struct.pack("<III", int(NOW) - 60, first.size, 0) + bytes.fromhex(first.content_hash)[:8]
+    await redis_client.hset(f"{layout.prefix}r:0", "1", record + first.sketch + first_id.encode())
+    for anchor in first.anchors:
+        shard = anchor % layout.shards
+        await redis_client.hset(
+            f"{layout.prefix}x:".encode() + shard_name(shard), struct.pack("<I", anchor), struct.pack("<I", 1)
+        )
+    meta = f"{layout.prefix}meta"
+    await redis_client.hset(meta, "seq", 1)
+
+    match = await RedisNearIndex(redis_client, layout).check_and_insert("copy", _copy(first), now=NOW)
+    assert match is not None and match.article_id == first_id
+    assert int(await redis_client.hget(meta, "xa") or 0) == int(NOW) + layout.window_seconds
 
 
 async def test_the_sentence_count_hashes_split_and_keep_their_counts(redis_client: aioredis.Redis) -> None:
@@ -440,50 +519,11 @@ async def test_the_sentence_count_hashes_split_and_keep_their_counts(redis_clien
     assert await frequency.frequent("Outlet H", once, now=NOW) == frozenset()
 
 
-def _anchor_shard(key: bytes, prefix: str) -> int:
-    """The number of an anchor hash from its key: 2 little-endian bytes below 65,536, else 4."""
-    name = key[len(prefix.encode()) + len(b"x:") :]
-    return int.from_bytes(name, "little")
-
-
 async def _shape(
     client: aioredis.Redis, layout: RedisLayout, level: str, split: str, base: int
 ) -> tuple[int, int]:
     raw = await client.hmget(f"{layout.prefix}meta", [level, split])
     return (base if raw[0] is None else int(raw[0])), int(raw[1] or 0)
-
-
-async def test_the_anchor_hashes_merge_back_when_their_articles_leave(redis_client: aioredis.Redis) -> None:
-    """Once the articles that made the anchor hashes split have left the window, inserts merge the
-    hashes back (a few per script) until the live articles fill them again, leaving dead anchors
-    behind; every live anchor stays, in the hash the family's shape says, and an article indexed
-    since is found by its copy."""
-    layout = RedisLayout(window_seconds=3600, shards=1, split_at=8)
-    index = await _index_past_its_first_block(redis_client, layout)  # grew, then its block expired
-    level, split = await _shape(redis_client, layout, "xl", "xp", 0)
-    grown, fields = 2**level + split, await _hashes(redis_client, layout, b"x:")
-
-    later = [_distinct(2 * n) for n in range(RECORD_BLOCK, RECORD_BLOCK + 160)]
-    for item in later:  # a script each, each merging up to MAX_SPLITS hashes
-        await index.check_and_insert_many([item], now=NOW)
-
-    level, split = await _shape(redis_client, layout, "xl", "xp", 0)
-    assert 2**level + split <= grown // 2
-    buckets = await _hashes(redis_client, layout, b"x:")
-    assert len(buckets) <= 2**level + split  # (these anchors leave some hashes empty: no key)
-    for key, found in buckets.items():  # each anchor where a lookup now goes
-        for anchor in found:
-            (value,) = struct.unpack("<I", anchor)
-            shard = value % 2**level if value % 2**level >= split else value % 2 ** (level + 1)
-            assert shard == _anchor_shard(key, layout.prefix)
-    # Every live anchor kept; the dead ones of the hashes merged away left behind (the clock stood
-    # still, so no sweep deleted any).
-    kept = {struct.unpack("<I", anchor)[0] for found in buckets.values() for anchor in found}
-    assert kept >= {anchor for _, fp in later for anchor in fp.anchors}
-    assert len(kept) < sum(map(len, fields.values())) + 16 * len(later)
-    article_id, fp = later[0]
-    match = await index.check_and_insert("copy-of-a-later-one", fp, now=NOW)
-    assert match is not None and match.article_id == article_id
 
 
 async def test_the_sentence_count_hashes_merge_back_and_keep_their_counts(
@@ -664,7 +704,7 @@ async def test_a_gate_is_sized_from_the_generation_before_and_grows_layers(
     redis_client: aioredis.Redis, layout: RedisLayout
 ) -> None:
     """A generation that sets more bits than its gate was sized for adds a larger layer, at most
-    GATE_GROWTH times the last (here at the generation's very start, as a new wire's, whose pace
+    LAYER_GROWTH times the last (here at the generation's very start, as a new wire's, whose pace
     tells nothing yet); the next generation's gate is sized from the bits the last one set, and
     reads the last one's layers: a sentence seen once in each generation counts twice."""
     frequency = RedisSentenceFrequency(redis_client, layout)
@@ -676,7 +716,7 @@ async def test_a_gate_is_sized_from_the_generation_before_and_grows_layers(
         [("Outlet F", frozenset(range(n, n + 1000))) for n in range(0, filled, 1000)], now=start
     )
     sizes, bits = await redis_client.hmget(meta, ["bz", "bt"])
-    assert _sizes(sizes) == [GATE_MIN_BITS, GATE_GROWTH * GATE_MIN_BITS]
+    assert _sizes(sizes) == [GATE_MIN_BITS, LAYER_GROWTH * GATE_MIN_BITS]
     set_bits = int(bits)
     assert filled * 0.95 < set_bits <= filled  # a few bits were another sentence's already
 
@@ -686,7 +726,7 @@ async def test_a_gate_is_sized_from_the_generation_before_and_grows_layers(
     wanted = (set_bits + 1) * GATE_BITS
     step = 2 ** (wanted.bit_length() - 3)  # to three significant bits
     assert _sizes(sizes) == [-(-wanted // step) * step]
-    assert _sizes(last) == [GATE_MIN_BITS, GATE_GROWTH * GATE_MIN_BITS]
+    assert _sizes(last) == [GATE_MIN_BITS, LAYER_GROWTH * GATE_MIN_BITS]
     assert await frequency.frequent("Outlet S", frozenset({7}), now=start + window + 2) == {7}
 
 
@@ -694,7 +734,7 @@ async def test_a_gate_outgrown_late_adds_a_layer_for_the_rest_of_its_generation(
     redis_client: aioredis.Redis, layout: RedisLayout
 ) -> None:
     """A generation that outgrows its gate half-way through adds a layer sized for the bits still to
-    come at its pace so far (GATE_HEADROOM to spare), not GATE_GROWTH times the last: a wire a
+    come at its pace so far (GATE_HEADROOM to spare), not LAYER_GROWTH times the last: a wire a
     little busier than in the generation before, or one started part-way through it, does not take
     a gate several times the size it needs."""
     frequency = RedisSentenceFrequency(redis_client, layout)
@@ -711,7 +751,7 @@ async def test_a_gate_outgrown_late_adds_a_layer_for_the_rest_of_its_generation(
     # Half the generation to come: about as many bits as the first layer's share (~GATE_MIN_BITS /
     # GATE_BITS), with GATE_HEADROOM, rounded up to three significant bits.
     assert len(sizes) == 2
-    assert GATE_MIN_BITS < sizes[1] <= 2 * GATE_MIN_BITS < GATE_GROWTH * GATE_MIN_BITS
+    assert GATE_MIN_BITS < sizes[1] <= 2 * GATE_MIN_BITS < LAYER_GROWTH * GATE_MIN_BITS
     fresh = frozenset({filled + 5})  # its bit in the new layer
     for _ in range(2):
         await frequency.count("Outlet F", fresh, now=start + window // 2)
@@ -722,7 +762,7 @@ async def test_a_gate_kept_as_before_is_read_and_carried_as_it_is(
     redis_client: aioredis.Redis, layout: RedisLayout
 ) -> None:
     """A gate whose meta is as versions before kept it (its first layer's size and how many layers,
-    each GATE_GROWTH times the one before) is read and set in its last layer until its generation
+    each LAYER_GROWTH times the one before) is read and set in its last layer until its generation
     ends, is then read as the last one, and freed with all its layers when the next begins."""
     frequency = RedisSentenceFrequency(redis_client, layout)
     window = layout.window_seconds
@@ -736,7 +776,7 @@ async def test_a_gate_kept_as_before_is_read_and_carried_as_it_is(
     assert not await redis_client.exists(f"{layout.prefix}b:{gen}:0")
 
     await frequency.count("Outlet K", frozenset({4}), now=start + window + 1)  # the next generation
-    assert _sizes(await redis_client.hget(meta, "lz")) == [GATE_MIN_BITS, GATE_GROWTH * GATE_MIN_BITS]
+    assert _sizes(await redis_client.hget(meta, "lz")) == [GATE_MIN_BITS, LAYER_GROWTH * GATE_MIN_BITS]
     await frequency.count("Outlet K", keys, now=start + window + 2)  # seen in the last one: counted
     assert await frequency.frequent("Outlet K", keys, now=start + window + 3) == keys
 
