@@ -120,6 +120,11 @@ TABLE_SLOTS = 8
 TABLE_LOAD = 0.75
 TABLE_MIN_BUCKETS = 2**10
 TABLE_MAX_BUCKETS = 2**23
+# The most buckets an anchor's chain runs through (a script runs alone in Redis, so no lookup may
+# walk far): at three quarters full, an absent anchor's chain is 1.8 buckets on average (a
+# simulation); only anchors made to collide (crafted text) reach this, and past it they are not
+# indexed.
+TABLE_MAX_CHAIN = 64
 # A layer gets a successor once an insert has filled more than TABLE_LOAD of it, so it must have
 # room for one more article's anchors past that: the least table_min_buckets a layout may set (tests).
 TABLE_LEAST_BUCKETS = math.ceil(ANCHORS / (TABLE_SLOTS * (1 - TABLE_LOAD)))
@@ -216,8 +221,9 @@ end
 
 -- Families of hashes that grow with what they hold (linear hashing): the sentence counts (c:), and
 -- the anchors (x:) of an index of version 4. A family at level L with split pointer s has 2^L + s
--- hashes, and a value v (a uint32: the sentence field, or the anchor) lives in hash v % 2^L, or v % 2^(L+1) where that
--- is below s. Hash numbers below 65,536 are named by 2 little-endian bytes, larger ones by 4.
+-- hashes, and a value v (a uint32: the sentence field, or the anchor) lives in hash v % 2^L, or
+-- v % 2^(L+1) where that is below s. Hash numbers below 65,536 are named by 2 little-endian bytes,
+-- larger ones by 4.
 local function shard_name(shard)
   if shard < 65536 then return struct.pack('<H', shard) end
   return struct.pack('<I4', shard)
@@ -410,7 +416,7 @@ _TABLE_PROBE = "\n".join(
     [
         "local function probe(key, buckets, v, seen)",
         "  local b = v % buckets",
-        "  for _ = 1, buckets do",
+        "  for _ = 1, math.min(buckets, TABLE_MAX_CHAIN) do",
         "    local at = b * 64",
         "    local raw = redis.call('GETRANGE', key, int(at), int(at + 63))",
         "    if #raw < 64 then raw = raw .. string.sub(EMPTY_BUCKET, #raw + 1) end",
@@ -484,7 +490,8 @@ do
 end
 local EMPTY_BUCKET = string.rep('\\0', 64)
 -- Reads anchor v's chain in a layer (key, buckets), calling seen(seq) for each live article that
--- has it; returns the byte offset of the chain's first free slot (where v would go).
+-- has it; returns the byte offset of the chain's first free slot (where v would go), or nil past
+-- TABLE_MAX_CHAIN buckets.
 PROBE
 
 -- A bucket's seqs in an anchor hash (version 4) are in insertion order, so the live ones are a tail.
@@ -650,6 +657,7 @@ end
     .replace("TABLE_SLOTS", str(TABLE_SLOTS))
     .replace("TABLE_LOAD", str(TABLE_LOAD))
     .replace("TABLE_MAX_BUCKETS", str(TABLE_MAX_BUCKETS))
+    .replace("TABLE_MAX_CHAIN", str(TABLE_MAX_CHAIN))
     .replace("LAYER_GROWTH", str(LAYER_GROWTH))
     .replace("ANCHORS", str(ANCHORS))
 )

@@ -28,6 +28,7 @@ from services.dedup.redis_near import (
     SWEEP_BATCH,
     TABLE_LEAST_BUCKETS,
     TABLE_LOAD,
+    TABLE_MAX_CHAIN,
     TABLE_SLOTS,
     RedisLayout,
     RedisNearIndex,
@@ -448,6 +449,35 @@ async def test_anchors_of_one_article_that_share_a_bucket_take_a_slot_each(
     copy = Fingerprint("cd" * 16, first.sketch, first.size, anchors[-1:])
     match = await index.check_and_insert("copy", copy, now=NOW)
     assert match is not None and match.article_id == "first"
+
+
+async def test_an_anchor_chain_is_read_at_most_table_max_chain_buckets_long(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Anchors that all start their chain in one bucket (text made to collide) fill at most
+    TABLE_MAX_CHAIN buckets from it; past that they are not indexed, so no script reads or
+    walks further, and the articles whose anchors were kept are still found by their copies."""
+    buckets = 4 * TABLE_MAX_CHAIN
+    layout = RedisLayout(window_seconds=3600, table_min_buckets=buckets)
+    index = RedisNearIndex(redis_client, layout)
+    articles = [
+        (
+            f"art-{n}",
+            Fingerprint(
+                f"{n:032x}", bytes([n]) * 128, 100, tuple(buckets * (16 * n + k + 1) for k in range(16))
+            ),
+        )
+        for n in range(TABLE_MAX_CHAIN // 2 + 4)  # two buckets of anchors each, all from bucket 0
+    ]
+    for item in articles:
+        assert await index.check_and_insert_many([item], now=NOW) == [None]
+
+    gen = int(NOW) // layout.window_seconds
+    slots = await _table(redis_client, layout, gen, 0)
+    assert len(slots) == TABLE_SLOTS * TABLE_MAX_CHAIN
+    first_id, first = articles[0]
+    match = await index.check_and_insert("copy", _copy(first), now=NOW)
+    assert match is not None and match.article_id == first_id
 
 
 async def test_a_table_is_read_for_a_window_and_freed_when_the_generation_after_the_next_begins(
