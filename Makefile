@@ -40,7 +40,7 @@ format: $(STAMP)
 eval: $(STAMP) ## quality against ../shared/data (when present); writes EVAL.md
 	$(BIN)/python -m evaluation
 
-bench: $(STAMP) ## throughput, latency and dedup up to 1,000,000 indexed on a private Redis; writes BENCHMARKS.md and docs/bench-latency.png (~17 min on 2 cores)
+bench: $(STAMP) ## throughput, latency and dedup up to 1,000,000 indexed on a private Redis; writes BENCHMARKS.md and docs/bench-latency.png (~15-17 min on 2 cores)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench --million
 
