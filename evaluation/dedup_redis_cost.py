@@ -70,6 +70,7 @@ from services.dedup.redis_near import (
     COUNT_HASHES,
     DEFAULT_SHARDS,
     SWEEP_BATCH,
+    TABLE_BUCKET_BYTES,
     TABLE_LOAD,
     TABLE_SLOTS,
     RedisLayout,
@@ -189,7 +190,7 @@ async def _last_generation_table(
         used = np.arange(TABLE_SLOTS) < taken[:, None]
         slots[..., 0] = np.where(used, rng.integers(1, 2**32, size=(count, TABLE_SLOTS), dtype="<u4"), 0)
         slots[..., 1] = used
-        await client.setrange(key, first * TABLE_SLOTS * 8, slots.tobytes())
+        await client.setrange(key, first * TABLE_BUCKET_BYTES, slots.tobytes())
     await client.expireat(key, (generation + 2) * layout.window_seconds + 1)
     for name, value in table_counted(generation, recorded, buckets).items():
         await client.hset(f"{layout.prefix}meta", name, value)

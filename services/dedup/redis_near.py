@@ -117,6 +117,7 @@ SWEEP_BATCH = 4  # at most this many hashes of a family swept by one script
 # often enough to lengthen lookups), the least and the most buckets a layer has (a Redis string
 # holds at most 512 MB).
 TABLE_SLOTS = 8
+TABLE_BUCKET_BYTES = 8 * TABLE_SLOTS  # a cache line
 TABLE_LOAD = 0.75
 TABLE_MIN_BUCKETS = 2**10
 TABLE_MAX_BUCKETS = 2**23
@@ -417,9 +418,9 @@ _TABLE_PROBE = "\n".join(
         "local function probe(key, buckets, v, seen)",
         "  local b = v % buckets",
         "  for _ = 1, math.min(buckets, TABLE_MAX_CHAIN) do",
-        "    local at = b * 64",
-        "    local raw = redis.call('GETRANGE', key, int(at), int(at + 63))",
-        "    if #raw < 64 then raw = raw .. string.sub(EMPTY_BUCKET, #raw + 1) end",
+        f"    local at = b * {TABLE_BUCKET_BYTES}",
+        f"    local raw = redis.call('GETRANGE', key, int(at), int(at + {TABLE_BUCKET_BYTES - 1}))",
+        f"    if #raw < {TABLE_BUCKET_BYTES} then raw = raw .. string.sub(EMPTY_BUCKET, #raw + 1) end",
         "    local "
         + ", ".join(f"a{k}, s{k}" for k in range(1, TABLE_SLOTS + 1))
         + " = struct.unpack('<"
@@ -457,7 +458,7 @@ if moved then set_meta('live', int(live)) end
 local min_seq = live * BLOCK
 local live_from = math.max(min_seq, 1)  -- (seqs begin at 1: a free slot's 0 is no article)
 
--- The anchor tables of this generation and the last: {generation, the layers' sizes}.
+-- The anchor tables of this generation and the last: their layers' keys and sizes (buckets).
 local function table_key(generation, layer) return p .. 'a:' .. int(generation) .. ':' .. int(layer) end
 local function table_size(anchors_held, most)
   return math.min(most, math.max(table_min_buckets, math.ceil(anchors_held / (TABLE_SLOTS * TABLE_LOAD))))
@@ -488,7 +489,7 @@ do
   for layer = #this, 1, -1 do tables[#tables + 1] = {table_key(table_at, layer - 1), this[layer]} end
   for layer = 1, #last do tables[#tables + 1] = {table_key(table_at - 1, layer - 1), last[layer]} end
 end
-local EMPTY_BUCKET = string.rep('\\0', 64)
+local EMPTY_BUCKET = string.rep('\\0', TABLE_BUCKET_BYTES)
 -- Reads anchor v's chain in a layer (key, buckets), calling seen(seq) for each live article that
 -- has it; returns the byte offset of the chain's first free slot (where v would go), or nil past
 -- TABLE_MAX_CHAIN buckets.
@@ -654,6 +655,7 @@ end
 """.replace("PROBE", _TABLE_PROBE)
     .replace("BLOCK", str(RECORD_BLOCK))
     .replace("HASH_HEAD", str(EXACT_HEAD_BYTES))
+    .replace("TABLE_BUCKET_BYTES", str(TABLE_BUCKET_BYTES))
     .replace("TABLE_SLOTS", str(TABLE_SLOTS))
     .replace("TABLE_LOAD", str(TABLE_LOAD))
     .replace("TABLE_MAX_BUCKETS", str(TABLE_MAX_BUCKETS))
