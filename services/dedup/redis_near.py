@@ -505,6 +505,8 @@ local function live_part(packed)
   end
   return ''
 end
+-- An index of version 4: its anchor hashes (x:) are read as well until meta xa (a window after
+-- the first script of this version; nothing writes them, and they expire).
 local hashes_until = tonumber(meta.xa)
 local anchor_shape = hashes_until and now < hashes_until and shape_of('xl', 'xp', base_level)
 
