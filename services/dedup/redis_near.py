@@ -384,9 +384,60 @@ local function still_to_come(held, began, at)
   local left = math.max(0, (at + 1) * window - now)
   return held * left / math.max(1, now - began) * LAYER_HEADROOM
 end
+-- Such a family, as of this script: its generation (it never goes back, should a replica's clock
+-- lag), its keys (p .. name .. generation .. ':' .. layer), this generation's layers' sizes (this)
+-- and the last one's (last), and kept(units), which counts units set in this generation's last
+-- layer. When a generation begins, the layers read as the last ones until then are deleted (now
+-- rather than when Redis's expiry finds them: it samples keys with a TTL, and may take minutes to
+-- hit one of a million), and its first layer is sized for what the generation before set. A
+-- layer expires when the generation after the next begins (set with its first units); one that
+-- holds its share gets a successor, sized for the rest of the generation at its pace so far and
+-- at most LAYER_GROWTH times the last. spec: name; fields, the meta fields of the generation
+-- (gen), its sizes (sizes), the last one's (last), the units set in its last layer and in all
+-- (in_layer, held) and when it began (began); size(units, most), a layer's size for that many
+-- units; most, the largest; full(units, size), whether a layer holds its share; sizes_of(field),
+-- how a sizes field reads (sizes_listed unless told); first(), the units a generation that does
+-- not follow the last is sized for (0 unless told).
+local function layered(spec)
+  local f = spec.fields
+  local read = spec.sizes_of or function(field) return sizes_listed(meta[field]) end
+  local at = math.max(gen, tonumber(meta[f.gen]) or gen)
+  local function key(generation, layer) return p .. spec.name .. int(generation) .. ':' .. int(layer) end
+  if tonumber(meta[f.gen]) ~= at then
+    local carried = tonumber(meta[f.gen]) == at - 1
+    if carried then
+      for layer = 0, #read(f.last) - 1 do redis.call('UNLINK', key(at - 2, layer)) end
+    end
+    local units = carried and tonumber(meta[f.held]) or (spec.first and spec.first() or 0)
+    set_meta(f.last, carried and listing(read(f.sizes)) or '')
+    set_meta(f.sizes, int(spec.size(units, spec.most)))
+    set_meta(f.in_layer, '0')
+    set_meta(f.held, '0')
+    set_meta(f.began, int(now))
+    set_meta(f.gen, int(at))
+  end
+  local family = {at = at, key = key, this = read(f.sizes), last = read(f.last)}
+  function family.expires(layer) redis.call('EXPIREAT', key(at, layer), int((at + 2) * window + 1)) end
+  function family.kept(units)
+    local this = family.this
+    local in_layer = tonumber(meta[f.in_layer]) + units
+    local held = tonumber(meta[f.held]) + units
+    set_meta(f.held, int(held))
+    if in_layer == units then family.expires(#this - 1) end
+    if spec.full(in_layer, this[#this]) then
+      local coming = still_to_come(held, tonumber(meta[f.began]) or at * window, at)
+      this[#this + 1] = spec.size(coming, math.min(spec.most, LAYER_GROWTH * this[#this]))
+      set_meta(f.sizes, listing(this))
+      in_layer = 0
+    end
+    set_meta(f.in_layer, int(in_layer))
+  end
+  return family
+end
 """.replace("SWEEP_BATCH", str(SWEEP_BATCH))
     .replace("MAX_SPLITS", str(MAX_SPLITS))
     .replace("LAYER_HEADROOM", str(LAYER_HEADROOM))
+    .replace("LAYER_GROWTH", str(LAYER_GROWTH))
 )
 
 # The index. Sets: min_seq; defines record(), find(), insert(). Needs the locals of _COMMON and:
@@ -458,36 +509,27 @@ if moved then set_meta('live', int(live)) end
 local min_seq = live * BLOCK
 local live_from = math.max(min_seq, 1)  -- (seqs begin at 1: a free slot's 0 is no article)
 
--- The anchor tables of this generation and the last: their layers' keys and sizes (buckets).
-local function table_key(generation, layer) return p .. 'a:' .. int(generation) .. ':' .. int(layer) end
-local function table_size(anchors_held, most)
-  return math.min(most, math.max(table_min_buckets, math.ceil(anchors_held / (TABLE_SLOTS * TABLE_LOAD))))
-end
-local table_at = math.max(gen, tonumber(meta.ag) or gen)
-if tonumber(meta.ag) ~= table_at then
-  local carried = tonumber(meta.ag) == table_at - 1
-  local held = carried and tonumber(meta.at) or 0
-  if carried then
-    -- The table read as the last one until now is read no more: freed now rather than when
-    -- Redis's expiry finds it.
-    for layer = 0, #sizes_listed(meta.ay) - 1 do redis.call('UNLINK', table_key(table_at - 2, layer)) end
-  elseif not meta.ag and tonumber(meta.seq or '0') > min_seq then
+-- The anchor tables of this generation and the last (layered, in _COMMON; sizes in buckets).
+local anchor_tables = layered({
+  name = 'a:',
+  fields = {gen = 'ag', sizes = 'az', last = 'ay', in_layer = 'an', held = 'at', began = 'af'},
+  size = function(anchors_held, most)
+    return math.min(most, math.max(table_min_buckets, math.ceil(anchors_held / (TABLE_SLOTS * TABLE_LOAD))))
+  end,
+  most = TABLE_MAX_BUCKETS,
+  full = function(anchors_held, buckets) return anchors_held > TABLE_SLOTS * TABLE_LOAD * buckets end,
+  first = function()
     -- An index of version 4: its live anchors are in hashes, read for a window more.
-    held = ANCHORS * (tonumber(meta.seq) - min_seq)
+    if meta.ag or tonumber(meta.seq or '0') <= min_seq then return 0 end
     set_meta('xa', int(now + window))
-  end
-  set_meta('ay', carried and meta.az or '')
-  set_meta('az', int(table_size(held, TABLE_MAX_BUCKETS)))
-  set_meta('an', '0')
-  set_meta('at', '0')
-  set_meta('af', int(now))
-  set_meta('ag', int(table_at))
-end
+    return ANCHORS * (tonumber(meta.seq) - min_seq)
+  end,
+})
 local tables = {}  -- {key, buckets} per layer; this generation's last layer first
 do
-  local this, last = sizes_listed(meta.az), sizes_listed(meta.ay)
-  for layer = #this, 1, -1 do tables[#tables + 1] = {table_key(table_at, layer - 1), this[layer]} end
-  for layer = 1, #last do tables[#tables + 1] = {table_key(table_at - 1, layer - 1), last[layer]} end
+  local this, last, at = anchor_tables.this, anchor_tables.last, anchor_tables.at
+  for layer = #this, 1, -1 do tables[#tables + 1] = {anchor_tables.key(at, layer - 1), this[layer]} end
+  for layer = 1, #last do tables[#tables + 1] = {anchor_tables.key(at - 1, layer - 1), last[layer]} end
 end
 local EMPTY_BUCKET = string.rep('\\0', TABLE_BUCKET_BYTES)
 -- Reads anchor v's chain in a layer (key, buckets), calling seen(seq) for each live article that
@@ -600,26 +642,6 @@ local function find()
   return nil
 end
 
--- Counts the anchors set in this generation's last layer; a layer that holds more than TABLE_LOAD
--- of its slots gets a successor, sized for the rest of the generation (at most LAYER_GROWTH times it).
-local function kept_anchors(added)
-  if added == 0 then return end
-  local sizes = sizes_listed(meta.az)
-  local in_layer = tonumber(meta.an) + added
-  local held = tonumber(meta.at) + added
-  set_meta('at', int(held))
-  if in_layer == added then  -- the layer's first anchors: it lives until the generation after the next begins
-    redis.call('EXPIREAT', tables[1][1], int((table_at + 2) * window + 1))
-  end
-  if in_layer > TABLE_SLOTS * TABLE_LOAD * sizes[#sizes] then
-    local coming = still_to_come(held, tonumber(meta.af) or table_at * window, table_at)
-    sizes[#sizes + 1] = table_size(coming, math.min(TABLE_MAX_BUCKETS, LAYER_GROWTH * sizes[#sizes]))
-    set_meta('az', listing(sizes))
-    in_layer = 0
-  end
-  set_meta('an', int(in_layer))
-end
-
 local function ignore() end
 local function insert()
   local seq = redis.call('HINCRBY', meta_key, 'seq', '1')
@@ -642,7 +664,7 @@ local function insert()
       end
     end
   end
-  kept_anchors(added)
+  if added > 0 then anchor_tables.kept(added) end
   if size <= 0 then write(hash_key, same[2], content_hash, int(seq)) end
   -- Every 8th insert sweeps one exact hash (its dead fields go): texts without a shingle are
   -- few, so these hashes stay small; all of them are swept every 8 * shards inserts.
@@ -691,7 +713,7 @@ end
 # sized from the sentences the one before set (GATE_BITS bits each, GATE_MIN_BITS at least), so that
 # its memory and its share of wrong bits follow what the wire carries; when a generation sets more
 # than that, its gate gets another layer (layer n: {p}b:<generation>:<n>), sized for the rest of the
-# generation at its pace so far (next_layer_size), which new bits go to and every read looks in.
+# generation at its pace so far (``layered``, in _COMMON), which new bits go to and every read looks in.
 # Meta fields: bg (the gates' generation: it never goes back, should a replica's clock lag), bz
 # (its layers' sizes; versions before kept bm and bk, the first one's size and how many, each
 # LAYER_GROWTH times the one before, and their meta is read so until its next generation), bn (bits
@@ -730,8 +752,6 @@ local function count_stale(value)
   return at ~= this_gen and at ~= last_gen and at ~= next_gen
 end
 
--- The gates of this generation and the last: {generation, the layers' sizes}.
-local function gate_key(generation, layer) return p .. 'b:' .. int(generation) .. ':' .. int(layer) end
 -- A gate's layers' sizes, as meta lists them, or as versions before it kept them: the first
 -- layer's size and how many layers, each LAYER_GROWTH times the one before.
 local function sizes_of(listed, first, layers)
@@ -742,46 +762,40 @@ local function sizes_of(listed, first, layers)
   end
   return sizes
 end
--- A layer's size for `bits` bits (GATE_BITS each), between GATE_MIN_BITS and `most`, rounded up to
--- three significant bits: a wire as busy as in the generation before gets a gate of the same size,
--- whose bits' offsets are the same text (made once for both gates).
-local function gate_size(bits, most)
-  local size = math.max(GATE_MIN_BITS, GATE_BITS * bits)
-  local step = 2 ^ math.max(0, math.floor(math.log(size) / math.log(2)) - 2)
-  return math.min(most, math.ceil(size / step) * step)
-end
-local gate_at = math.max(gen, tonumber(meta.bg) or gen)
-if tonumber(meta.bg) ~= gate_at then
-  -- The first gate of an index that counted before gates: its counts hold first articles too, and
-  -- those of a sentence whose gate bit is not set must be read as well until they are stale.
-  if not meta.bg and meta.cg then set_meta('gs', int(gate_at)) end
-  local carried = tonumber(meta.bg) == gate_at - 1
-  -- The gate read as the last one until now is read no more: freed now rather than when Redis's
-  -- expiry finds it (it samples keys with a TTL, and may take minutes to hit one of a million).
-  if carried then
-    for layer = 0, #sizes_of(meta.lz, meta.lm, meta.lk) - 1 do
-      redis.call('UNLINK', gate_key(gate_at - 2, layer))
-    end
-  end
-  set_meta('lz', carried and listing(sizes_of(meta.bz, meta.bm, meta.bk)) or '')
-  set_meta('bz', int(gate_size(carried and tonumber(meta.bt) or 0, GATE_MAX_BITS)))
-  set_meta('bn', '0')
-  set_meta('bt', '0')
-  set_meta('bf', int(now))
-  set_meta('bg', int(gate_at))
-end
+-- The gates of this generation and the last (layered, in _COMMON; sizes in bits).
+local gate_family = layered({
+  name = 'b:',
+  fields = {gen = 'bg', sizes = 'bz', last = 'lz', in_layer = 'bn', held = 'bt', began = 'bf'},
+  sizes_of = function(field)
+    if field == 'bz' then return sizes_of(meta.bz, meta.bm, meta.bk) end
+    return sizes_of(meta.lz, meta.lm, meta.lk)
+  end,
+  -- A layer's size for `bits` bits (GATE_BITS each), between GATE_MIN_BITS and `most`, rounded up
+  -- to three significant bits: a wire as busy as in the generation before gets a gate of the same
+  -- size, whose bits' offsets are the same text (made once for both gates).
+  size = function(bits, most)
+    local size = math.max(GATE_MIN_BITS, GATE_BITS * bits)
+    local step = 2 ^ math.max(0, math.floor(math.log(size) / math.log(2)) - 2)
+    return math.min(most, math.ceil(size / step) * step)
+  end,
+  most = GATE_MAX_BITS,
+  -- None past GATE_MAX_BITS: the last one fills up instead.
+  full = function(bits, size) return bits * GATE_BITS >= size and size < GATE_MAX_BITS end,
+  first = function()
+    -- The first gate of an index that counted before gates: its counts hold first articles too,
+    -- and those of a sentence whose gate bit is not set must be read as well until they are stale.
+    if not meta.bg and meta.cg then set_meta('gs', gen_s) end
+    return 0
+  end,
+})
 -- Counts written before the gates (for two generations after the first gate) are read whatever
 -- the gate says.
 local counted_before_gates = gen < (tonumber(meta.gs) or -2) + 2
 local gates = {
-  {gate_at, sizes_of(meta.bz, meta.bm, meta.bk)},
-  {gate_at - 1, sizes_of(meta.lz, meta.lm, meta.lk)},
+  {gate_family.at, gate_family.this},
+  {gate_family.at - 1, gate_family.last},
 }
 local function layer_size(gate, layer) return gate[2][layer + 1] end
--- A layer lives until the generation after the next begins (which deletes it, below).
-local function gate_expires(gate, layer)
-  redis.call('EXPIREAT', gate_key(gate[1], layer), int((gate[1] + 2) * window + 1))
-end
 local offsets = {}  -- per layer size, each value's bit offset as text
 local function bits_of(values, size)
   local found = offsets[size]
@@ -795,7 +809,7 @@ end
 -- BITFIELD on a gate's layer: op ('GET', or 'SET' and value) on the bits of values (those at the
 -- positions listed in only, if given); their old bits.
 local function gate_bits(gate, layer, values, op, value, only)
-  local at, key, bits = bits_of(values, layer_size(gate, layer)), gate_key(gate[1], layer), {}
+  local at, key, bits = bits_of(values, layer_size(gate, layer)), gate_family.key(gate[1], layer), {}
   local picked = only
   if not picked then
     picked = {}
@@ -848,36 +862,14 @@ local function forget()
   if #marked == 0 then return end
   local gate = gates[1]
   local layer = #gate[2] - 1
-  if tonumber(meta.bn) == 0 then gate_expires(gate, layer) end  -- (no article counted in it yet)
+  if tonumber(meta.bn) == 0 then gate_family.expires(layer) end  -- (no article counted in it yet)
   gate_bits(gate, layer, marked_values, 'SET', '0', marked)
   marked = {}
 end
--- A layer for the rest of this generation when the last one holds its share: sized for the bits
--- still to come at the pace of those set since the gate began (meta bf), and at most LAYER_GROWTH
--- times the last layer, so that a burst, or a new wire's first minutes, does not claim a huge one
--- at once. (A fixed LAYER_GROWTH times the last layer made a wire a little busier than the
--- generation before, or one that started part-way through it, take a layer four times the gate's
--- size late in the generation.)
-local function next_layer_size(sizes, bits)
-  local coming = still_to_come(bits, tonumber(meta.bf) or gate_at * window, gate_at)
-  return gate_size(coming, math.min(GATE_MAX_BITS, LAYER_GROWTH * sizes[#sizes]))
-end
--- Keeps the bits frequent() set: a layer that holds its share gets a successor (none past
--- GATE_MAX_BITS: the last one fills up instead).
+-- Keeps the bits frequent() set (a layer that holds its share gets a successor: layered).
 local function keep_marked()
   if #marked == 0 then return end
-  local gate = gates[1]
-  local layer = #gate[2] - 1
-  local in_layer = tonumber(meta.bn) + #marked
-  local bits = tonumber(meta.bt) + #marked
-  set_meta('bt', int(bits))
-  if in_layer == #marked then gate_expires(gate, layer) end  -- the layer's first bits
-  if in_layer * GATE_BITS >= layer_size(gate, layer) and layer_size(gate, layer) < GATE_MAX_BITS then
-    gate[2][#gate[2] + 1] = next_layer_size(gate[2], bits)
-    set_meta('bz', listing(gate[2]))
-    in_layer = 0
-  end
-  set_meta('bn', int(in_layer))
+  gate_family.kept(#marked)
   marked = {}
 end
 
